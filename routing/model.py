@@ -1,17 +1,17 @@
 """The stored shape of a project's routes, and the call/decision types of the routing engine.
 
-Everything here is a msgspec Struct that round-trips through JSON unchanged: the admin API stores `Route` and
-`ProjectRouting` as JSON and calls `routing` with them. Unknown fields are refused, targets are a tagged union on
-``"type"``, and every constraint that can be checked without outside knowledge is checked on decode, so a bad
-document fails with a JSON path (see `route_from_json`).
+Everything here is a msgspec Struct that round-trips through JSON unchanged: the admin API stores `Route`
+and `ProjectRouting` as JSON and calls `routing` with them. Unknown fields are refused, targets are a tagged
+union on ``"type"``, and every constraint that can be checked without outside knowledge is checked on decode,
+so a bad document fails with a JSON path (see `route_from_json`).
 
 Conventions
 - Numbers are E.164 strings (``+442079460000``). A number pattern is an exact E.164 number or an E.164 prefix
   ending in ``*`` (``+4420*``). A range is ``[from, to]``, inclusive, both E.164 of the same length.
 - ``priority``: lower runs first (1 before 10); ties are broken by route id.
 - An empty list in a match means "any": a `Match()` with nothing set matches every call.
-- Times of day are ``"HH:MM"`` (``"24:00"`` allowed as a closing time); an opening whose close is earlier than its
-  open runs overnight and belongs to the day it opens on.
+- Times of day are ``"HH:MM"`` (``"24:00"`` allowed as a closing time); an opening whose close is earlier
+  than its open runs overnight and belongs to the day it opens on.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 NUMBER_PATTERN_PATTERN = r"^\+[1-9][0-9]{0,14}\*?$"
 HHMM_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 
-E164: TypeAlias = Annotated[str, msgspec.Meta(pattern=E164_PATTERN, description="E.164 number, e.g. +442079460000")]
+E164: TypeAlias = Annotated[
+    str, msgspec.Meta(pattern=E164_PATTERN, description="E.164 number, e.g. +442079460000")
+]
 NumberPattern: TypeAlias = Annotated[
     str,
     msgspec.Meta(
@@ -65,7 +67,9 @@ NumberPattern: TypeAlias = Annotated[
 ]
 HHMM: TypeAlias = Annotated[str, msgspec.Meta(pattern=HHMM_PATTERN, description="Time of day, HH:MM (24h)")]
 RouteId: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Region: TypeAlias = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 region")]
+Region: TypeAlias = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 region")
+]
 Weekday: TypeAlias = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 RejectReason: TypeAlias = Literal["busy", "unavailable", "declined"]
 
@@ -75,27 +79,29 @@ SIP_REJECT_STATUS: dict[str, int] = {"busy": 486, "unavailable": 480, "declined"
 _SIP_URI = re.compile(r"^sips?:[^\s@]+@[^\s@]+$|^sips?:[^\s@]+$")
 
 
-class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    pass
+# --- targets ------------------------------------------------------------------------------------------------
 
 
-# --- targets -------------------------------------------------------------------------------------------------
-
-
-class FlowTarget(_Strict, tag="flow", tag_field="type"):
+class FlowTarget(
+    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="flow", tag_field="type"
+):
     """Run an IVR flow (a file in ivr_flows/, by id)."""
 
     flow: Annotated[str, msgspec.Meta(min_length=1)]
 
 
-class AgentTarget(_Strict, tag="agent", tag_field="type"):
+class AgentTarget(
+    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="agent", tag_field="type"
+):
     """Bridge to a voice agent; `overrides` is deep-merged over the agent's stored config at call start."""
 
     agent: Annotated[str, msgspec.Meta(min_length=1)]
     overrides: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class ForwardTarget(_Strict, tag="forward", tag_field="type"):
+class ForwardTarget(
+    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="forward", tag_field="type"
+):
     """Forward to a phone number or a SIP URI (exactly one of the two)."""
 
     number: E164 | None = None
@@ -108,13 +114,17 @@ class ForwardTarget(_Strict, tag="forward", tag_field="type"):
             raise ValueError("`sip_uri` must look like sip:user@host")
 
 
-class VoicemailTarget(_Strict, tag="voicemail", tag_field="type"):
+class VoicemailTarget(
+    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="voicemail", tag_field="type"
+):
     """Record a voicemail into `box` (the project's default box when None)."""
 
     box: str | None = None
 
 
-class RejectTarget(_Strict, tag="reject", tag_field="type"):
+class RejectTarget(
+    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="reject", tag_field="type"
+):
     """Refuse the call with a SIP-style reason (see `SIP_REJECT_STATUS`)."""
 
     reason: RejectReason
@@ -142,10 +152,10 @@ def target_label(target: Target) -> str:
             return f"reject:{reason}"
 
 
-# --- schedules -----------------------------------------------------------------------------------------------
+# --- schedules ----------------------------------------------------------------------------------------------
 
 
-class OpeningHours(_Strict):
+class OpeningHours(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Open from `open` to `close` on each of `days` (close < open runs past midnight)."""
 
     days: Annotated[list[Weekday], msgspec.Meta(min_length=1)]
@@ -157,7 +167,7 @@ class OpeningHours(_Strict):
             raise ValueError(f"opening hours {self.open}-{self.close} are empty (open equals close)")
 
 
-class ScheduleException(_Strict):
+class ScheduleException(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """A dated override: either `closed: true`, or special hours `open`-`close` replacing that day's hours."""
 
     date: date
@@ -175,7 +185,7 @@ class ScheduleException(_Strict):
             raise ValueError(f"exception hours {self.open}-{self.close} are empty (open equals close)")
 
 
-class Schedule(_Strict):
+class Schedule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Weekly opening hours in an IANA time zone, with holidays (closed all day) and dated exceptions.
 
     Precedence for a day: an exception for that date, else closed on a holiday, else the weekly hours.
@@ -190,25 +200,26 @@ class Schedule(_Strict):
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name like Europe/London)") from exc
+            hint = "use an IANA name like Europe/London"
+            raise ValueError(f"unknown time zone {self.timezone!r} ({hint})") from exc
 
 
-class ScheduleMatch(_Strict):
+class ScheduleMatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Match while the schedule is `open` (or while it is `closed`)."""
 
     schedule: Schedule
     when: Literal["open", "closed"] = "open"
 
 
-# --- matching ------------------------------------------------------------------------------------------------
+# --- matching -----------------------------------------------------------------------------------------------
 
 
-class CallerMatch(_Strict):
+class CallerMatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Conditions on the caller.
 
-    `deny` always excludes. If any of `prefixes`, `countries`, `allow` is set, the caller must satisfy at least one
-    of them. `withheld`: "any" lets a withheld caller through only when no positive condition is set; "only"
-    matches withheld callers alone; "exclude" never matches them.
+    `deny` always excludes. If any of `prefixes`, `countries`, `allow` is set, the caller must satisfy at
+    least one of them. `withheld`: "any" lets a withheld caller through only when no positive condition is
+    set; "only" matches withheld callers alone; "exclude" never matches them.
     """
 
     prefixes: list[NumberPattern] = msgspec.field(default_factory=list)
@@ -218,7 +229,7 @@ class CallerMatch(_Strict):
     withheld: Literal["any", "only", "exclude"] = "any"
 
 
-class Match(_Strict):
+class Match(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """All set conditions must hold (AND); within a list any entry may hold (OR)."""
 
     numbers: list[NumberPattern] = msgspec.field(default_factory=list)
@@ -237,7 +248,7 @@ class Match(_Strict):
                 raise ValueError(f"number range {low}..{high}: start is after end")
 
 
-class DispatchOptions(_Strict):
+class DispatchOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """How LiveKit places the caller in a room when this route compiles to a dispatch rule."""
 
     kind: Literal["individual", "callee", "direct"] = "individual"
@@ -254,7 +265,7 @@ class DispatchOptions(_Strict):
             raise ValueError('dispatch kind "direct" needs `room_name`')
 
 
-class Route(_Strict):
+class Route(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     id: RouteId
     target: Target
     name: str = ""
@@ -266,7 +277,7 @@ class Route(_Strict):
     dispatch: DispatchOptions = msgspec.field(default_factory=DispatchOptions)
 
 
-class ProjectRouting(_Strict):
+class ProjectRouting(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """One project's routing table."""
 
     project_id: str
@@ -278,10 +289,10 @@ class ProjectRouting(_Strict):
     routes: list[Route] = msgspec.field(default_factory=list)
 
 
-# --- calls and decisions -------------------------------------------------------------------------------------
+# --- calls and decisions ------------------------------------------------------------------------------------
 
 
-class Call(_Strict):
+class Call(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """An incoming call as routing sees it. `to`/`from_` are raw (E.164, national, SIP user part...)."""
 
     to: str
@@ -298,7 +309,7 @@ class Call(_Strict):
 TraceOutcome: TypeAlias = Literal["matched", "skipped", "lost", "disabled", "unavailable"]
 
 
-class TraceEntry(_Strict):
+class TraceEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """What happened to one considered route.
 
     matched: chosen. skipped: a condition did not hold. lost: not evaluated because a route ahead of it won.
@@ -310,7 +321,7 @@ class TraceEntry(_Strict):
     why: str
 
 
-class Decision(_Strict):
+class Decision(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """The routing answer: always a target, with the route that chose it (None for default / no match)."""
 
     target: Target
@@ -320,11 +331,11 @@ class Decision(_Strict):
     trace: list[TraceEntry] = msgspec.field(default_factory=list)
 
 
-# --- JSON helpers --------------------------------------------------------------------------------------------
+# --- JSON helpers -------------------------------------------------------------------------------------------
 
 
 class RouteDecodeError(ValueError):
-    """A stored or submitted routing document is malformed; `path` is a JSON path such as ``$.match.numbers[0]``."""
+    """A routing document is malformed; `path` is a JSON path such as ``$.match.numbers[0]``."""
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{message} (at {path})")
@@ -353,7 +364,7 @@ def _decode(data: bytes | str | dict[str, Any], kind: type[_T]) -> _T:
 
 
 def route_from_json(data: bytes | str | dict[str, Any]) -> Route:
-    """Decode one route from JSON text or an already-parsed dict; raises `RouteDecodeError` with a JSON path."""
+    """Decode one route from JSON text or a parsed dict; raises `RouteDecodeError` with a JSON path."""
     return _decode(data, Route)
 
 
