@@ -1,0 +1,131 @@
+"""The small shared core of every control-plane resource: scoped lookup, pages, merge-patch, audited commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import audit
+from gateway.auth.principal import Principal
+from gateway.db.models import Base
+from gateway.errors import Conflict, InvalidInput, NotFound
+
+M = TypeVar("M", bound=Base)
+T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+
+MAX_LIMIT = 200
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: list[T]
+    next_after: str | None = None
+    """Pass as `after` to get the next page; null on the last page."""
+
+
+async def scoped(db: AsyncSession, model: type[M], object_id: str, principal: Principal) -> M:
+    """The object when it exists in the caller's project; otherwise 404 (never reveal other tenants)."""
+    obj = await db.get(model, object_id)
+    if (
+        obj is None
+        or getattr(obj, "project_id", None) != principal.project_id
+        or getattr(obj, "deleted_at", None)
+    ):
+        raise NotFound(
+            f"No {model.__tablename__.rstrip('s').replace('_', ' ')} with id {object_id!r} in this "
+            f"project. List them to find the right id."
+        )
+    return obj
+
+
+async def page(
+    db: AsyncSession,
+    stmt: Select[tuple[M]],
+    model: type[M],
+    limit: int,
+    after: str | None,
+    render: Callable[[M], T],
+) -> Page[T]:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.", field="limit")
+    id_col: Any = model.id  # type: ignore[attr-defined]
+    if after:
+        stmt = stmt.where(id_col > after)
+    rows: Sequence[M] = (await db.scalars(stmt.order_by(id_col).limit(limit + 1))).all()
+    items = [render(r) for r in rows[:limit]]
+    next_after = str(rows[limit - 1].id) if len(rows) > limit else None  # type: ignore[attr-defined]
+    return Page(items=items, next_after=next_after)
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any], target: type[S]) -> S:
+    """RFC 7396 merge-patch of the stored input shape, validated as a whole by the create schema."""
+    if not isinstance(patch, dict):
+        raise InvalidInput("The body must be a JSON object of the fields to change.")
+    merged = _merge(current, patch)
+    try:
+        return msgspec.convert(merged, target, strict=True)
+    except msgspec.ValidationError as exc:
+        field = str(exc).split("at `$.", 1)[1].rstrip("`") if "at `$." in str(exc) else None
+        raise InvalidInput(f"{exc}. Fix that field and retry.", field=field) from None
+
+
+def _merge(current: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict) or not isinstance(current, dict):
+        return patch
+    result = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)
+
+
+async def commit_audited(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    project_id: str | None = None,
+) -> None:
+    """Write the audit record in the mutation's transaction, then commit both (or neither)."""
+    try:
+        await db.flush()
+        await audit.append(
+            db,
+            project_id=project_id or principal.project_id,
+            actor=principal.actor(),
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after=after,
+        )
+        await db.commit()
+    except IntegrityError as exc:
+        await db.rollback()
+        raise Conflict(_conflict_message(exc)) from None
+
+
+def _conflict_message(exc: IntegrityError) -> str:
+    text = str(exc.orig).lower()
+    if "e164" in text:
+        return "That phone number is already registered (numbers are unique across the system). Nothing was written."
+    if "foreign key" in text:
+        return "A referenced object does not exist. Check the ids you sent. Nothing was written."
+    return (
+        "The change conflicts with an existing object (a name or value must be unique). Nothing was written."
+    )

@@ -1,0 +1,85 @@
+"""create_app(): plugins, controllers, exception mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from gateway import __version__
+from gateway.admin import CONTROLLERS
+from gateway.auth.principal import ApiKeyAuthMiddleware, role_guard
+from gateway.bootstrap import ensure_default_project, first_run_key
+from gateway.db.engine import create_engine, session_factory
+from gateway.db.migrate import upgrade
+from gateway.health import HealthController
+from gateway.logs import configure_logging
+from gateway.settings import Settings, load_settings
+from gateway.web.deps import provide_db, provide_principal
+from gateway.web.problems import EXCEPTION_HANDLERS
+from gateway.web.request_id import request_id_middleware
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:
+    settings = settings or load_settings()
+    if configure_logs:
+        configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.async_database_url)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        await upgrade(engine)
+        async with app.state.sessions() as session:
+            await ensure_default_project(session, settings)
+            app.state.first_run_key = await first_run_key(session)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=CONTROLLERS,
+        middleware=[ApiKeyAuthMiddleware],
+        guards=[role_guard],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        security=[{"apiKey": []}],
+    )
+    prometheus = PrometheusConfig(app_name="trunkline", group_path=True, exclude=["/metrics"])
+    state: dict[str, Any] = {"settings": settings, "readiness_checks": [], "first_run_key": None}
+    return Litestar(
+        route_handlers=[HealthController, PrometheusController, v1],
+        lifespan=[lifespan],
+        dependencies={"db": Provide(provide_db)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware, prometheus.middleware],
+        state=State(state),
+        openapi_config=OpenAPIConfig(
+            title="Trunkline",
+            version=__version__,
+            description="Telephony-first SIP and IVR gateway for LiveKit: control-plane API.",
+            path="/schema",
+            render_plugins=[RedocRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=_security_components(),
+        ),
+        debug=False,
+    )
+
+
+def _security_components() -> Any:
+    from litestar.openapi.spec import Components, SecurityScheme
+
+    return Components(
+        security_schemes={
+            "apiKey": SecurityScheme(type="http", scheme="bearer", description="Trunkline API key (tlk_...)")
+        }
+    )

@@ -1,0 +1,110 @@
+"""First start: the `default` project, its settings-provided credentials, and a first admin key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import audit
+from gateway.auth.keys import Role, new_key
+from gateway.auth.principal import DEFAULT_PROJECT_SLUG
+from gateway.db.models import ApiKey, Project
+from gateway.errors import NotFound
+from gateway.ids import new_id
+from gateway.settings import Settings
+
+SYSTEM = audit.Actor("system")
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key_id: str
+    token: str
+    project_slug: str
+    role: Role
+
+
+async def ensure_default_project(session: AsyncSession, settings: Settings) -> Project:
+    """Create the default project once; keep its carrier and LiveKit credentials in step with the settings."""
+    project = await session.scalar(select(Project).where(Project.slug == DEFAULT_PROJECT_SLUG))
+    if project is None:
+        project = Project(id=new_id("prj"), slug=DEFAULT_PROJECT_SLUG, name="Default project", settings={})
+        session.add(project)
+        await session.flush()
+        await audit.ensure_head(session, project.id)
+        await audit.append(
+            session,
+            project_id=project.id,
+            actor=SYSTEM,
+            action="project.create",
+            object_type="project",
+            object_id=project.id,
+            before=None,
+            after={"slug": project.slug, "name": project.name},
+        )
+    from_settings = {
+        "twilio_account_sid": settings.twilio_account_sid or None,
+        "twilio_auth_token": settings.twilio_auth_token or None,
+        "livekit_url": settings.livekit_url or None,
+        "livekit_api_key": settings.livekit_api_key or None,
+        "livekit_api_secret": settings.livekit_api_secret or None,
+    }
+    for field, value in from_settings.items():
+        if value is not None and getattr(project, field) != value:
+            setattr(project, field, value)
+    await session.commit()
+    return project
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    project_slug: str,
+    role: Role,
+    name: str,
+    expires_at: datetime | None = None,
+    actor: audit.Actor = SYSTEM,
+) -> NewKey:
+    project = await session.scalar(select(Project).where(Project.slug == project_slug))
+    if project is None:
+        raise NotFound(f"No project with slug {project_slug!r}. List projects with GET /v1/projects.")
+    key_id, token, secret_hash = new_key()
+    session.add(
+        ApiKey(
+            id=key_id,
+            project_id=project.id,
+            name=name,
+            role=role.value,
+            secret_hash=secret_hash,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+    await audit.append(
+        session,
+        project_id=project.id,
+        actor=actor,
+        action="api_key.create",
+        object_type="api_key",
+        object_id=key_id,
+        before=None,
+        after={
+            "name": name,
+            "role": role.value,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    await session.commit()
+    return NewKey(key_id, token, project.slug, role)
+
+
+async def first_run_key(session: AsyncSession) -> NewKey | None:
+    """An admin key for the default project when no key exists at all (the very first start)."""
+    if await session.scalar(select(func.count()).select_from(ApiKey)):
+        return None
+    return await create_key(
+        session, project_slug=DEFAULT_PROJECT_SLUG, role=Role.admin, name="first-run admin"
+    )

@@ -1,0 +1,74 @@
+"""Structured JSON logs with request ids; personal data is masked before it reaches a log line."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+_PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_SENSITIVE_KEYS = {"digits", "speech", "transcript", "text", "password", "auth_token", "secret", "token"}
+_PHONE_KEYS = {"number", "from", "to", "caller", "called", "e164", "from_number", "to_number", "destination"}
+
+
+def mask_number(value: str) -> str:
+    """Keep a number's country code and last two digits: +44******89."""
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    head = "+" if value.startswith("+") else ""
+    keep_head = 2 if head else 0
+    return head + "".join(digits[:keep_head]) + "*" * (len(digits) - keep_head - 2) + "".join(digits[-2:])
+
+
+def mask_text(message: str) -> str:
+    """Mask anything that looks like a phone number inside free text."""
+    return _PHONE.sub(lambda m: mask_number(m.group(0)), message)
+
+
+def mask_field(key: str, value: Any) -> Any:
+    lowered = key.lower()
+    if lowered in _SENSITIVE_KEYS and value:
+        return "***"
+    if lowered in _PHONE_KEYS and isinstance(value, str):
+        return mask_number(value)
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    _reserved = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask_text(record.getMessage()),
+        }
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in self._reserved and not key.startswith("_"):
+                entry[key] = mask_field(key, value)
+        if record.exc_info:
+            entry["exc"] = mask_text(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

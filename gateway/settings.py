@@ -1,0 +1,112 @@
+"""Typed settings, read from the environment and an optional `.env` file; one docstring per field."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from gateway.errors import AppError
+
+
+class SettingsError(AppError):
+    title = "Invalid settings"
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = field(
+        default="sqlite+aiosqlite:///./data/trunkline.db", metadata={"env": "DATABASE_URL"}
+    )
+    """SQLAlchemy URL. SQLite (embedded default) or `postgresql+asyncpg://...`; `postgresql://` is accepted too."""
+
+    host: str = field(default="127.0.0.1", metadata={"env": "TRUNKLINE_HOST"})
+    """Interface `trunkline serve` listens on."""
+
+    port: int = field(default=8000, metadata={"env": "TRUNKLINE_PORT"})
+    """TCP port `trunkline serve` listens on."""
+
+    public_url: str = field(default="", metadata={"env": "TRUNKLINE_PUBLIC_URL"})
+    """The URL carriers reach this gateway at (e.g. https://gw.example.com). Used to build webhook URLs and to
+    check carrier signatures behind proxies. Empty: derived from each request (and trusted proxy headers)."""
+
+    trusted_proxies: str = field(
+        default="127.0.0.1/32,::1/128", metadata={"env": "TRUNKLINE_TRUSTED_PROXIES"}
+    )
+    """Comma-separated CIDRs whose X-Forwarded-* / Forwarded headers are believed."""
+
+    flows_dir: str = field(default="./ivr_flows", metadata={"env": "TRUNKLINE_FLOWS_DIR"})
+    """Folder of IVR flow files (*.yaml), watched for changes."""
+
+    livekit_url: str = field(default="", metadata={"env": "LIVEKIT_URL"})
+    """LiveKit server URL for the default project (http(s):// or ws(s)://). Empty: LiveKit not configured."""
+
+    livekit_api_key: str = field(default="", metadata={"env": "LIVEKIT_API_KEY"})
+    """LiveKit API key for the default project."""
+
+    livekit_api_secret: str = field(default="", metadata={"env": "LIVEKIT_API_SECRET"})
+    """LiveKit API secret for the default project (never shown by the API)."""
+
+    livekit_sip_uri: str = field(default="", metadata={"env": "LIVEKIT_SIP_URI"})
+    """SIP URI of LiveKit SIP (e.g. sip:xxxx.sip.livekit.cloud) that carriers bridge calls to."""
+
+    twilio_account_sid: str = field(default="", metadata={"env": "TWILIO_ACCOUNT_SID"})
+    """Twilio AccountSid of the default project."""
+
+    twilio_auth_token: str = field(default="", metadata={"env": "TWILIO_AUTH_TOKEN"})
+    """Twilio auth token of the default project (signs webhooks; never shown by the API)."""
+
+    session_token_ttl: int = field(default=3600, metadata={"env": "TRUNKLINE_SESSION_TOKEN_TTL"})
+    """Lifetime in seconds of LiveKit access tokens handed to web session participants."""
+
+    log_level: str = field(default="INFO", metadata={"env": "TRUNKLINE_LOG_LEVEL"})
+    """Python log level name."""
+
+    @property
+    def async_database_url(self) -> str:
+        url = self.database_url
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+
+def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+    """Settings from `.env` (if present), overridden by the process environment (or `env` when given)."""
+    source = _read_dotenv(dotenv) if dotenv is not None else {}
+    source.update(os.environ if env is None else env)
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        name = f.metadata["env"]
+        if name not in source:
+            continue
+        raw = source[name]
+        if f.type == "int":
+            try:
+                values[f.name] = int(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. 8000.") from None
+        else:
+            values[f.name] = raw
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every controller: problem responses, request ids, auth, pagination."""

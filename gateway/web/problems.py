@@ -1,0 +1,87 @@
+"""The one place errors become HTTP problem responses (RFC 9457, application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import AppError
+from gateway.logs import request_id_var
+
+log = logging.getLogger("trunkline.http")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[dict[str, Any]]:
+    return problem(exc.status_code, exc.title, exc.detail, field=exc.field, **exc.extra)
+
+
+def _field_of(message: str) -> str | None:
+    for marker in ("at `$.", "unknown field `", "missing required field `"):
+        if marker in message:
+            return message.split(marker, 1)[1].split("`", 1)[0]
+    return None
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({k: v for k, v in item.items() if k in {"message", "key", "source"}})
+    detail = str(exc.detail)
+    if errors:
+        detail = "; ".join(str(e.get("message", "")) for e in errors)
+    hint = "Fix the named field and send the request again; see /schema for the expected shape."
+    return problem(
+        400, "Invalid request", f"{detail}. {hint}", field=_field_of(detail), errors=errors or None
+    )
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
+    title = titles.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail))
+
+
+def integrity_error(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    log.warning("integrity error", extra={"error": str(exc.orig)[:200]})
+    return problem(
+        409,
+        "Conflict",
+        "The change conflicts with an existing object (a unique value is taken or a "
+        "referenced object does not exist). Nothing was written.",
+    )
+
+
+def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(
+        500,
+        "Internal error",
+        "Something failed on our side; nothing was changed. Retry later and "
+        "quote the request id when reporting it.",
+    )
+
+
+EXCEPTION_HANDLERS: Any = {
+    AppError: app_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    IntegrityError: integrity_error,
+    Exception: unexpected_error,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "MediaType", "problem"]
