@@ -43,6 +43,7 @@ __all__ = [
     "ScheduleMatch",
     "Target",
     "TraceEntry",
+    "VoicemailTarget",
     "Weekday",
     "decode_error_path",
     "route_from_json",
@@ -328,7 +329,8 @@ class Decision(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     route_id: str | None
     reason: str
     used_fallback: bool = False
-    trace: list[TraceEntry] = msgspec.field(default_factory=list)
+    trace: tuple[TraceEntry, ...] = ()
+    """Every route considered, in evaluation order. Decisions may be shared between calls: never mutate."""
 
 
 # --- JSON helpers -------------------------------------------------------------------------------------------
