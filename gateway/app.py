@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             components=_security_components(),
         ),
         debug=False,
+        logging_config=None,
     )
 
 

@@ -3,5 +3,25 @@
 from __future__ import annotations
 
 from gateway.admin.agents import AgentController
+from gateway.admin.api_keys import ApiKeyController
+from gateway.admin.audit_logs import AuditLogController
+from gateway.admin.calls import CallController
+from gateway.admin.dispatch_rules import DispatchRuleController
+from gateway.admin.numbers import NumberController
+from gateway.admin.projects import ProjectController
+from gateway.admin.routes import RouteController
+from gateway.admin.trunks import TrunkController
+from gateway.admin.webhooks import WebhookController
 
-CONTROLLERS = [AgentController]
+CONTROLLERS = [
+    ProjectController,
+    ApiKeyController,
+    TrunkController,
+    NumberController,
+    RouteController,
+    DispatchRuleController,
+    AgentController,
+    CallController,
+    AuditLogController,
+    WebhookController,
+]

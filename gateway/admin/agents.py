@@ -1,7 +1,7 @@
 """Agents: named voice-agent definitions (instructions, voice, STT/LLM/TTS, welcome message, flags).
 
-The definition lives in one JSON column so new fields need no migration; per-call overrides are deep-merged at call
-start. Deletion is soft: calls that used an agent keep pointing at it.
+The definition lives in one JSON column so new fields need no migration; per-call overrides are
+deep-merged at call start. Deletion is soft: calls that used an agent keep pointing at it.
 """
 
 from __future__ import annotations

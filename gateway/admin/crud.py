@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +45,7 @@ async def scoped(db: AsyncSession, model: type[M], object_id: str, principal: Pr
 
 async def page(
     db: AsyncSession,
-    stmt: Select[tuple[M]],
+    stmt: Select[Any],
     model: type[M],
     limit: int,
     after: str | None,
@@ -56,13 +56,13 @@ async def page(
     id_col: Any = model.id  # type: ignore[attr-defined]
     if after:
         stmt = stmt.where(id_col > after)
-    rows: Sequence[M] = (await db.scalars(stmt.order_by(id_col).limit(limit + 1))).all()
+    rows: Sequence[Any] = (await db.scalars(stmt.order_by(id_col).limit(limit + 1))).all()
     items = [render(r) for r in rows[:limit]]
-    next_after = str(rows[limit - 1].id) if len(rows) > limit else None  # type: ignore[attr-defined]
+    next_after = str(rows[limit - 1].id) if len(rows) > limit else None
     return Page(items=items, next_after=next_after)
 
 
-def merge_patch(current: dict[str, Any], patch: dict[str, Any], target: type[S]) -> S:
+def merge_patch(current: dict[str, Any], patch: dict[str, Any], target: Any) -> Any:
     """RFC 7396 merge-patch of the stored input shape, validated as a whole by the create schema."""
     if not isinstance(patch, dict):
         raise InvalidInput("The body must be a JSON object of the fields to change.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import request_id_var
@@ -14,7 +15,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         given = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")

@@ -1,0 +1,125 @@
+"""Webhook subscriptions: where Trunkline posts call events (delivered from the outbox). Secrets write-only."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped
+from gateway.auth.principal import Principal
+from gateway.db.models import WebhookSubscription
+from gateway.ids import new_id
+
+EventName = Literal[
+    "call.started", "call.answered", "call.ended", "call.event", "recording.ready", "transcript.ready", "*"
+]
+
+
+class WebhookIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=1000)]
+    events: Annotated[list[EventName], msgspec.Meta(min_length=1)]
+    active: bool = True
+    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=200)] | None = None
+    """HMAC secret for the signature header; generated (and shown once) when omitted."""
+
+
+class WebhookOut(msgspec.Struct):
+    id: str
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut, kw_only=True):
+    secret: str
+    """Shown once."""
+
+
+def render(w: WebhookSubscription) -> WebhookOut:
+    return WebhookOut(id=w.id, url=w.url, events=w.events, active=w.active, created_at=w.created_at)
+
+
+def input_of(w: WebhookSubscription) -> dict[str, Any]:
+    return {"url": w.url, "events": w.events, "active": w.active}
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    tags = ["webhooks"]
+
+    @get(operation_id="listWebhooks", summary="List webhook subscriptions")
+    async def list_webhooks(
+        self, db: AsyncSession, principal: Principal, limit: int = 50, after: str | None = None
+    ) -> Page[WebhookOut]:
+        stmt = select(WebhookSubscription).where(WebhookSubscription.project_id == principal.project_id)
+        return await page(db, stmt, WebhookSubscription, limit, after, render)
+
+    @post(operation_id="createWebhook", summary="Subscribe a URL to call events")
+    async def create_webhook(self, db: AsyncSession, principal: Principal, data: WebhookIn) -> WebhookCreated:
+        secret = data.secret or secrets.token_urlsafe(32)
+        w = WebhookSubscription(
+            id=new_id("whk"),
+            project_id=principal.project_id,
+            url=data.url,
+            events=list(data.events),
+            active=data.active,
+            secret=secret,
+        )
+        db.add(w)
+        await commit_audited(
+            db,
+            principal,
+            action="webhook.create",
+            object_type="webhook",
+            object_id=w.id,
+            before=None,
+            after=input_of(w),
+        )
+        return WebhookCreated(**msgspec.structs.asdict(render(w)), secret=secret)
+
+    @get("/{webhook_id:str}", operation_id="getWebhook", summary="Get a webhook subscription")
+    async def get_webhook(self, db: AsyncSession, principal: Principal, webhook_id: str) -> WebhookOut:
+        return render(await scoped(db, WebhookSubscription, webhook_id, principal))
+
+    @patch("/{webhook_id:str}", operation_id="updateWebhook", summary="Change a subscription (merge-patch)")
+    async def update_webhook(
+        self, db: AsyncSession, principal: Principal, webhook_id: str, data: dict[str, Any]
+    ) -> WebhookOut:
+        w = await scoped(db, WebhookSubscription, webhook_id, principal)
+        before = input_of(w)
+        change: WebhookIn = merge_patch(before, data, WebhookIn)
+        w.url, w.events, w.active = change.url, list(change.events), change.active
+        if change.secret:
+            w.secret = change.secret
+        await commit_audited(
+            db,
+            principal,
+            action="webhook.update",
+            object_type="webhook",
+            object_id=w.id,
+            before=before,
+            after=input_of(w),
+        )
+        return render(w)
+
+    @delete("/{webhook_id:str}", operation_id="deleteWebhook", summary="Delete a webhook subscription")
+    async def delete_webhook(self, db: AsyncSession, principal: Principal, webhook_id: str) -> None:
+        w = await scoped(db, WebhookSubscription, webhook_id, principal)
+        before = input_of(w)
+        await db.delete(w)
+        await commit_audited(
+            db,
+            principal,
+            action="webhook.delete",
+            object_type="webhook",
+            object_id=webhook_id,
+            before=before,
+            after=None,
+        )

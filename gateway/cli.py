@@ -1,0 +1,145 @@
+"""The `trunkline` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def _with_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        from gateway.bootstrap import ensure_default_project
+        from gateway.db.engine import create_engine, session_factory
+        from gateway.db.migrate import upgrade
+
+        engine = create_engine(settings.async_database_url)
+        try:
+            await upgrade(engine)
+            async with session_factory(engine)() as session:
+                await ensure_default_project(session, settings)
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.server import serve
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    async def work(_session: AsyncSession) -> None:
+        return None
+
+    _with_database(settings, work)
+    print("database is at the newest revision")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.audit import Actor
+    from gateway.auth.keys import Role
+    from gateway.bootstrap import create_key
+
+    expires = datetime.fromisoformat(args.expires) if args.expires else None
+    if expires is not None and expires.tzinfo is None:
+        print("--expires needs a time zone, e.g. 2030-01-01T00:00:00+00:00", file=sys.stderr)
+        return 2
+
+    async def work(session: AsyncSession) -> str:
+        key = await create_key(
+            session,
+            project_slug=args.project,
+            role=Role(args.role),
+            name=args.name,
+            expires_at=expires,
+            actor=Actor("cli"),
+        )
+        return key.token
+
+    print(_with_database(settings, work))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from gateway import audit
+    from gateway.db.models import Project
+
+    async def work(session: AsyncSession) -> list[audit.ChainReport]:
+        stmt = select(Project)
+        if args.project:
+            stmt = stmt.where(Project.slug == args.project)
+        return [await audit.verify(session, p.id) for p in (await session.scalars(stmt)).all()]
+
+    failed = 0
+    for report in _with_database(settings, work):
+        state = "ok" if report.ok else f"BROKEN at seq {report.first_bad_seq}: {report.problem}"
+        print(f"{report.project_id}: {report.records} records, {state}")
+        failed += not report.ok
+    return 1 if failed else 0
+
+
+def cmd_flows(args: argparse.Namespace, _settings: Settings) -> int:
+    from gateway.ivr.cli import main as flows_main
+
+    code: int = flows_main(args.rest)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trunkline", description="Telephony-first SIP and IVR gateway for LiveKit"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (HTTP API, carrier and LiveKit webhooks)")
+    serve.add_argument("--host", default=None, help="interface (default TRUNKLINE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default TRUNKLINE_PORT or 8000)")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create an API key and print it (shown once)")
+    create.add_argument("--project", default="default", help="project slug (default: default)")
+    create.add_argument("--role", choices=["admin", "operator", "viewer"], default="admin")
+    create.add_argument("--name", default="cli", help="a label for the key")
+    create.add_argument("--expires", default=None, help="expiry, ISO 8601 with time zone")
+    create.set_defaults(func=cmd_keys_create)
+
+    audit_cmd = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
+    verify = audit_cmd.add_parser("verify", help="check every project's audit hash chain")
+    verify.add_argument("--project", default=None, help="only this project slug")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    flows = sub.add_parser("flows", help="IVR flow tools: lint, test, simulate, graph", add_help=False)
+    flows.add_argument("rest", nargs=argparse.REMAINDER)
+    flows.set_defaults(func=cmd_flows)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Run the app under uvicorn and tell the operator where it listens and how to get a key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from litestar import Litestar
+
+from gateway.app import create_app
+from gateway.settings import Settings
+
+
+def _announce(app: Litestar, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    lines = [
+        f"Trunkline is listening on {base}",
+        f"  API docs:   {base}/schema   health: {base}/health/ready   metrics: {base}/metrics",
+    ]
+    key = app.state.first_run_key
+    if key is not None:
+        lines += [
+            "  First run: created an admin API key for the default project (shown once, store it now):",
+            f"    {key.token}",
+        ]
+    lines += ["  More keys:  trunkline keys create --project default --role admin"]
+    print("\n".join(lines), flush=True)
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
+    host = host or settings.host
+    port = port or settings.port
+    app = create_app(settings)
+
+    async def announce(app: Litestar) -> None:
+        _announce(app, host, port)
+
+    app.on_startup.append(announce)
+    config: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "lifespan": "on",
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    uvicorn.run(app, **config)
+    return 0
