@@ -211,7 +211,7 @@ class CompiledRoute:
         self.unconditional = (
             self.trunks is None and self.caller is None and not self.headers and self.schedule is None
         )
-        self.matched_why = "matched: " + ", ".join(self.condition_kinds() or ["no conditions"])
+        self.matched_why = "conditions held: " + ", ".join(self.condition_kinds() or ["no conditions"])
 
     def condition_kinds(self) -> list[str]:
         """Names of the conditions this route sets, for traces and compile reports."""
