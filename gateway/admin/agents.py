@@ -11,15 +11,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
-from gateway.auth.principal import Principal
 from gateway.db.models import Agent
 from gateway.db.types import utcnow
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -87,11 +86,11 @@ class AgentController(Controller):
     @get(operation_id="listAgents", summary="List agents")
     async def list_agents(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: str | None = None,
-        name: str | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[str | None] = None,
+        name: FromQuery[str | None] = None,
     ) -> Page[AgentOut]:
         stmt = select(Agent).where(Agent.project_id == principal.project_id, Agent.deleted_at.is_(None))
         if name:
@@ -99,7 +98,7 @@ class AgentController(Controller):
         return await page(db, stmt, Agent, limit, after, render)
 
     @post(operation_id="createAgent", summary="Create an agent")
-    async def create_agent(self, db: AsyncSession, principal: Principal, data: AgentIn) -> AgentOut:
+    async def create_agent(self, db: Db, principal: Caller, data: JSONBody[AgentIn]) -> AgentOut:
         agent = Agent(id=new_id("agt"), project_id=principal.project_id, name=data.name, config=stored(data))
         db.add(agent)
         await commit_audited(
@@ -114,12 +113,12 @@ class AgentController(Controller):
         return render(agent)
 
     @get("/{agent_id:str}", operation_id="getAgent", summary="Get an agent")
-    async def get_agent(self, db: AsyncSession, principal: Principal, agent_id: str) -> AgentOut:
+    async def get_agent(self, db: Db, principal: Caller, agent_id: FromPath[str]) -> AgentOut:
         return render(await scoped(db, Agent, agent_id, principal))
 
     @patch("/{agent_id:str}", operation_id="updateAgent", summary="Change an agent (JSON merge-patch)")
     async def update_agent(
-        self, db: AsyncSession, principal: Principal, agent_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, agent_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> AgentOut:
         agent = await scoped(db, Agent, agent_id, principal)
         before = {**agent.config, "name": agent.name}
@@ -137,12 +136,7 @@ class AgentController(Controller):
         return render(agent)
 
     @delete("/{agent_id:str}", operation_id="deleteAgent", summary="Delete an agent (soft)")
-    async def delete_agent(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        agent_id: Annotated[str, Parameter(description="Agent id")],
-    ) -> None:
+    async def delete_agent(self, db: Db, principal: Caller, agent_id: FromPath[str]) -> None:
         agent = await scoped(db, Agent, agent_id, principal)
         agent.deleted_at = utcnow()
         await commit_audited(

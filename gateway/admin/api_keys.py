@@ -7,15 +7,15 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
 from gateway.auth.keys import Role, new_key
-from gateway.auth.principal import Principal
 from gateway.db.models import ApiKey
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
+from gateway.web.deps import Caller, Db
 
 
 class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,13 +57,13 @@ class ApiKeyController(Controller):
 
     @get(operation_id="listApiKeys", summary="List API keys (never their secrets)")
     async def list_keys(
-        self, db: AsyncSession, principal: Principal, limit: int = 50, after: str | None = None
+        self, db: Db, principal: Caller, limit: FromQuery[int] = 50, after: FromQuery[str | None] = None
     ) -> Page[ApiKeyOut]:
         stmt = select(ApiKey).where(ApiKey.project_id == principal.project_id)
         return await page(db, stmt, ApiKey, limit, after, render)
 
     @post(operation_id="createApiKey", summary="Create an API key; the response shows its secret once")
-    async def create_key(self, db: AsyncSession, principal: Principal, data: ApiKeyIn) -> ApiKeyCreated:
+    async def create_key(self, db: Db, principal: Caller, data: JSONBody[ApiKeyIn]) -> ApiKeyCreated:
         if data.expires_at is not None:
             if data.expires_at.tzinfo is None:
                 raise InvalidInput(
@@ -97,13 +97,13 @@ class ApiKeyController(Controller):
         return ApiKeyCreated(**msgspec.structs.asdict(render(key)), token=token)
 
     @get("/{key_id:str}", operation_id="getApiKey", summary="Get an API key")
-    async def get_key(self, db: AsyncSession, principal: Principal, key_id: str) -> ApiKeyOut:
+    async def get_key(self, db: Db, principal: Caller, key_id: FromPath[str]) -> ApiKeyOut:
         return render(await scoped(db, ApiKey, key_id, principal))
 
     @delete(
         "/{key_id:str}", operation_id="revokeApiKey", summary="Revoke an API key (it stops working at once)"
     )
-    async def revoke_key(self, db: AsyncSession, principal: Principal, key_id: str) -> None:
+    async def revoke_key(self, db: Db, principal: Caller, key_id: FromPath[str]) -> None:
         key = await scoped(db, ApiKey, key_id, principal)
         if key.revoked_at is None:
             key.revoked_at = utcnow()

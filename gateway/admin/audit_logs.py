@@ -7,14 +7,14 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get
+from litestar.params import FromQuery
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import audit
 from gateway.admin.crud import MAX_LIMIT
-from gateway.auth.principal import Principal
 from gateway.db.models import AuditLog
 from gateway.errors import InvalidInput
+from gateway.web.deps import Caller, Db
 
 
 class AuditOut(msgspec.Struct):
@@ -50,14 +50,14 @@ class AuditLogController(Controller):
     @get(operation_id="listAuditLogs", summary="List audit records in order; filter by object, action, actor")
     async def list_audit(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: int | None = None,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        action: str | None = None,
-        actor: str | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[int | None] = None,
+        object_type: FromQuery[str | None] = None,
+        object_id: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        actor: FromQuery[str | None] = None,
     ) -> AuditPage:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
@@ -96,7 +96,7 @@ class AuditLogController(Controller):
         operation_id="verifyAuditLog",
         summary="Recompute the hash chain and report the first break",
     )
-    async def verify(self, db: AsyncSession, principal: Principal) -> ChainOut:
+    async def verify(self, db: Db, principal: Caller) -> ChainOut:
         report = await audit.verify(db, principal.project_id)
         return ChainOut(
             ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, problem=report.problem

@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, get
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, page, scoped
-from gateway.auth.principal import Principal
 from gateway.db.models import Call, CallEvent
+from gateway.web.deps import Caller, Db
 
 Status = Literal[
     "initiated", "ringing", "answered", "completed", "busy", "no-answer", "failed", "canceled", "declined"
@@ -93,15 +93,15 @@ class CallController(Controller):
     )
     async def list_calls(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: str | None = None,
-        status: Status | None = None,
-        direction: Literal["inbound", "outbound"] | None = None,
-        number: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[str | None] = None,
+        status: FromQuery[Status | None] = None,
+        direction: FromQuery[Literal["inbound", "outbound"] | None] = None,
+        number: FromQuery[str | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
     ) -> Page[CallOut]:
         stmt = select(Call).where(Call.project_id == principal.project_id)
         if status:
@@ -117,7 +117,7 @@ class CallController(Controller):
         return await page(db, stmt, Call, limit, after, render)
 
     @get("/{call_id:str}", operation_id="getCall", summary="Get a call with its events")
-    async def get_call(self, db: AsyncSession, principal: Principal, call_id: str) -> CallDetail:
+    async def get_call(self, db: Db, principal: Caller, call_id: FromPath[str]) -> CallDetail:
         call = await scoped(db, Call, call_id, principal)
         events = (
             await db.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.seq))

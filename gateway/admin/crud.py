@@ -8,12 +8,11 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import audit
-from gateway.auth.principal import Principal
 from gateway.db.models import Base
 from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.web.deps import Caller, Db
 
 M = TypeVar("M", bound=Base)
 T = TypeVar("T")
@@ -28,7 +27,7 @@ class Page(msgspec.Struct, Generic[T]):
     """Pass as `after` to get the next page; null on the last page."""
 
 
-async def scoped(db: AsyncSession, model: type[M], object_id: str, principal: Principal) -> M:
+async def scoped(db: Db, model: type[M], object_id: str, principal: Caller) -> M:
     """The object when it exists in the caller's project; otherwise 404 (never reveal other tenants)."""
     obj = await db.get(model, object_id)
     if (
@@ -44,7 +43,7 @@ async def scoped(db: AsyncSession, model: type[M], object_id: str, principal: Pr
 
 
 async def page(
-    db: AsyncSession,
+    db: Db,
     stmt: Select[Any],
     model: type[M],
     limit: int,
@@ -91,8 +90,8 @@ def to_builtins(value: Any) -> Any:
 
 
 async def commit_audited(
-    db: AsyncSession,
-    principal: Principal,
+    db: Db,
+    principal: Caller,
     *,
     action: str,
     object_type: str,

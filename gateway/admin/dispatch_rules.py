@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from gateway.auth.principal import Principal
 from gateway.db.models import DispatchRule, Project, Trunk
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 
 
 class AgentDispatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -93,11 +95,11 @@ class DispatchRuleController(Controller):
     @get(operation_id="listDispatchRules", summary="List dispatch rules")
     async def list_rules(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: str | None = None,
-        source: Literal["manual", "compiled"] | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[str | None] = None,
+        source: FromQuery[Literal["manual", "compiled"] | None] = None,
     ) -> Page[DispatchRuleOut]:
         stmt = select(DispatchRule).where(DispatchRule.project_id == principal.project_id)
         if source:
@@ -105,9 +107,7 @@ class DispatchRuleController(Controller):
         return await page(db, stmt, DispatchRule, limit, after, render)
 
     @post(operation_id="createDispatchRule", summary="Create a dispatch rule")
-    async def create_rule(
-        self, db: AsyncSession, principal: Principal, data: DispatchRuleIn
-    ) -> DispatchRuleOut:
+    async def create_rule(self, db: Db, principal: Caller, data: JSONBody[DispatchRuleIn]) -> DispatchRuleOut:
         row = DispatchRule(id=new_id("sdr"), project_id=principal.project_id, source="manual")
         await _apply(db, principal, row, data)
         db.add(row)
@@ -123,14 +123,14 @@ class DispatchRuleController(Controller):
         return render(row)
 
     @get("/{rule_id:str}", operation_id="getDispatchRule", summary="Get a dispatch rule")
-    async def get_rule(self, db: AsyncSession, principal: Principal, rule_id: str) -> DispatchRuleOut:
+    async def get_rule(self, db: Db, principal: Caller, rule_id: FromPath[str]) -> DispatchRuleOut:
         return render(await scoped(db, DispatchRule, rule_id, principal))
 
     @patch(
         "/{rule_id:str}", operation_id="updateDispatchRule", summary="Change a dispatch rule (merge-patch)"
     )
     async def update_rule(
-        self, db: AsyncSession, principal: Principal, rule_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, rule_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> DispatchRuleOut:
         row = await scoped(db, DispatchRule, rule_id, principal)
         before = input_of(row)
@@ -147,7 +147,7 @@ class DispatchRuleController(Controller):
         return render(row)
 
     @delete("/{rule_id:str}", operation_id="deleteDispatchRule", summary="Delete a dispatch rule")
-    async def delete_rule(self, db: AsyncSession, principal: Principal, rule_id: str) -> None:
+    async def delete_rule(self, db: Db, principal: Caller, rule_id: FromPath[str]) -> None:
         row = await scoped(db, DispatchRule, rule_id, principal)
         before = input_of(row)
         await db.delete(row)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from gateway.auth.principal import Principal
 from gateway.db.models import PhoneNumber, Project, Trunk
 from gateway.errors import Conflict, InvalidInput
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 
 
 class NumberIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -83,12 +85,12 @@ class NumberController(Controller):
     @get(operation_id="listNumbers", summary="List phone numbers")
     async def list_numbers(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: str | None = None,
-        trunk_id: str | None = None,
-        prefix: str | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[str | None] = None,
+        trunk_id: FromQuery[str | None] = None,
+        prefix: FromQuery[str | None] = None,
     ) -> Page[NumberOut]:
         stmt = select(PhoneNumber).where(PhoneNumber.project_id == principal.project_id)
         if trunk_id:
@@ -98,7 +100,7 @@ class NumberController(Controller):
         return await page(db, stmt, PhoneNumber, limit, after, render)
 
     @post(operation_id="createNumber", summary="Add a phone number")
-    async def create_number(self, db: AsyncSession, principal: Principal, data: NumberIn) -> NumberOut:
+    async def create_number(self, db: Db, principal: Caller, data: JSONBody[NumberIn]) -> NumberOut:
         number = PhoneNumber(id=new_id("num"), project_id=principal.project_id)
         await _apply(db, principal, number, data)
         db.add(number)
@@ -114,14 +116,14 @@ class NumberController(Controller):
         return render(number)
 
     @get("/{number_id:str}", operation_id="getNumber", summary="Get a phone number")
-    async def get_number(self, db: AsyncSession, principal: Principal, number_id: str) -> NumberOut:
+    async def get_number(self, db: Db, principal: Caller, number_id: FromPath[str]) -> NumberOut:
         return render(await scoped(db, PhoneNumber, number_id, principal))
 
     @patch(
         "/{number_id:str}", operation_id="updateNumber", summary="Change a phone number (JSON merge-patch)"
     )
     async def update_number(
-        self, db: AsyncSession, principal: Principal, number_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, number_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> NumberOut:
         number = await scoped(db, PhoneNumber, number_id, principal)
         before = snapshot(number)
@@ -139,7 +141,7 @@ class NumberController(Controller):
         return render(number)
 
     @delete("/{number_id:str}", operation_id="deleteNumber", summary="Remove a phone number")
-    async def delete_number(self, db: AsyncSession, principal: Principal, number_id: str) -> None:
+    async def delete_number(self, db: Db, principal: Caller, number_id: FromPath[str]) -> None:
         number = await scoped(db, PhoneNumber, number_id, principal)
         before = snapshot(number)
         await db.delete(number)

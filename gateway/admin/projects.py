@@ -10,16 +10,17 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import audit
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, to_builtins
 from gateway.auth.keys import Role, new_key
-from gateway.auth.principal import DEFAULT_PROJECT_SLUG, Principal
+from gateway.auth.principal import DEFAULT_PROJECT_SLUG
 from gateway.db.models import ApiKey, Project
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 
 Slug = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="lowercase, digits, dashes")
@@ -142,7 +143,7 @@ def _check_routing_default(target: dict[str, Any]) -> None:
         raise InvalidInput(str(exc), field="routing_default") from None
 
 
-def _visible(principal: Principal, project: Project | None, project_id: str) -> Project:
+def _visible(principal: Caller, project: Project | None, project_id: str) -> Project:
     if project is None or not (principal.is_platform_admin or project.id == principal.project_id):
         raise NotFound(f"No project with id {project_id!r} visible to this key.")
     return project
@@ -154,7 +155,7 @@ class ProjectController(Controller):
 
     @get(operation_id="listProjects", summary="List the projects this key can see")
     async def list_projects(
-        self, db: AsyncSession, principal: Principal, limit: int = 50, after: str | None = None
+        self, db: Db, principal: Caller, limit: FromQuery[int] = 50, after: FromQuery[str | None] = None
     ) -> Page[ProjectOut]:
         stmt = select(Project)
         if not principal.is_platform_admin:
@@ -164,7 +165,7 @@ class ProjectController(Controller):
     @post(
         operation_id="createProject", summary="Create a project (platform admins)", opt={"role": Role.admin}
     )
-    async def create_project(self, db: AsyncSession, principal: Principal, data: ProjectIn) -> ProjectCreated:
+    async def create_project(self, db: Db, principal: Caller, data: JSONBody[ProjectIn]) -> ProjectCreated:
         if not principal.is_platform_admin:
             raise Forbidden("Only admins of the default project can create projects.")
         project = Project(id=new_id("prj"), settings={})
@@ -204,7 +205,7 @@ class ProjectController(Controller):
         return ProjectCreated(project=render(project), admin_key=token)
 
     @get("/{project_id:str}", operation_id="getProject", summary="Get a project")
-    async def get_project(self, db: AsyncSession, principal: Principal, project_id: str) -> ProjectOut:
+    async def get_project(self, db: Db, principal: Caller, project_id: FromPath[str]) -> ProjectOut:
         return render(_visible(principal, await db.get(Project, project_id), project_id))
 
     @patch(
@@ -214,7 +215,7 @@ class ProjectController(Controller):
         opt={"role": Role.admin},
     )
     async def update_project(
-        self, db: AsyncSession, principal: Principal, project_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, project_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> ProjectOut:
         project = _visible(principal, await db.get(Project, project_id), project_id)
         before = stored_input(project)
@@ -240,7 +241,7 @@ class ProjectController(Controller):
         summary="Delete a project and everything in it",
         opt={"role": Role.admin},
     )
-    async def delete_project(self, db: AsyncSession, principal: Principal, project_id: str) -> None:
+    async def delete_project(self, db: Db, principal: Caller, project_id: FromPath[str]) -> None:
         project = _visible(principal, await db.get(Project, project_id), project_id)
         if not principal.is_platform_admin:
             raise Forbidden("Only admins of the default project can delete projects.")

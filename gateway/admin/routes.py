@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
-from gateway.auth.principal import Principal
 from gateway.db.models import Route as RouteRow
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 from routing.model import DispatchOptions, Match, Route, Target
 
 
@@ -68,11 +68,11 @@ class RouteController(Controller):
     @get(operation_id="listRoutes", summary="List routes")
     async def list_routes(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: str | None = None,
-        enabled: bool | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[str | None] = None,
+        enabled: FromQuery[bool | None] = None,
     ) -> Page[RouteOut]:
         stmt = select(RouteRow).where(RouteRow.project_id == principal.project_id)
         if enabled is not None:
@@ -80,7 +80,7 @@ class RouteController(Controller):
         return await page(db, stmt, RouteRow, limit, after, render)
 
     @post(operation_id="createRoute", summary="Create a route")
-    async def create_route(self, db: AsyncSession, principal: Principal, data: RouteIn) -> RouteOut:
+    async def create_route(self, db: Db, principal: Caller, data: JSONBody[RouteIn]) -> RouteOut:
         row = RouteRow(id=new_id("rte"), project_id=principal.project_id)
         apply(row, data)
         db.add(row)
@@ -96,12 +96,12 @@ class RouteController(Controller):
         return render(row)
 
     @get("/{route_id:str}", operation_id="getRoute", summary="Get a route")
-    async def get_route(self, db: AsyncSession, principal: Principal, route_id: str) -> RouteOut:
+    async def get_route(self, db: Db, principal: Caller, route_id: FromPath[str]) -> RouteOut:
         return render(await scoped(db, RouteRow, route_id, principal))
 
     @patch("/{route_id:str}", operation_id="updateRoute", summary="Change a route (JSON merge-patch)")
     async def update_route(
-        self, db: AsyncSession, principal: Principal, route_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, route_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> RouteOut:
         row = await scoped(db, RouteRow, route_id, principal)
         before = input_of(row)
@@ -118,7 +118,7 @@ class RouteController(Controller):
         return render(row)
 
     @delete("/{route_id:str}", operation_id="deleteRoute", summary="Delete a route")
-    async def delete_route(self, db: AsyncSession, principal: Principal, route_id: str) -> None:
+    async def delete_route(self, db: Db, principal: Caller, route_id: FromPath[str]) -> None:
         row = await scoped(db, RouteRow, route_id, principal)
         before = input_of(row)
         await db.delete(row)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,7 @@ from gateway.auth.principal import Principal
 from gateway.db.models import Project, Trunk
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
@@ -131,11 +133,11 @@ class TrunkController(Controller):
     @get(operation_id="listTrunks", summary="List SIP trunks")
     async def list_trunks(
         self,
-        db: AsyncSession,
-        principal: Principal,
-        limit: int = 50,
-        after: str | None = None,
-        direction: Literal["inbound", "outbound"] | None = None,
+        db: Db,
+        principal: Caller,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[str | None] = None,
+        direction: FromQuery[Literal["inbound", "outbound"] | None] = None,
     ) -> Page[TrunkOut]:
         stmt = select(Trunk).where(Trunk.project_id == principal.project_id)
         if direction:
@@ -143,7 +145,7 @@ class TrunkController(Controller):
         return await page(db, stmt, Trunk, limit, after, render)
 
     @post(operation_id="createTrunk", summary="Create a SIP trunk")
-    async def create_trunk(self, db: AsyncSession, principal: Principal, data: TrunkIn) -> TrunkOut:
+    async def create_trunk(self, db: Db, principal: Caller, data: JSONBody[TrunkIn]) -> TrunkOut:
         config = normalised(data, await _project_region(db, principal))
         direction = "inbound" if isinstance(data, InboundTrunkIn) else "outbound"
         trunk = Trunk(
@@ -167,12 +169,12 @@ class TrunkController(Controller):
         return render(trunk)
 
     @get("/{trunk_id:str}", operation_id="getTrunk", summary="Get a SIP trunk")
-    async def get_trunk(self, db: AsyncSession, principal: Principal, trunk_id: str) -> TrunkOut:
+    async def get_trunk(self, db: Db, principal: Caller, trunk_id: FromPath[str]) -> TrunkOut:
         return render(await scoped(db, Trunk, trunk_id, principal))
 
     @patch("/{trunk_id:str}", operation_id="updateTrunk", summary="Change a SIP trunk (JSON merge-patch)")
     async def update_trunk(
-        self, db: AsyncSession, principal: Principal, trunk_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, trunk_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> TrunkOut:
         trunk = await scoped(db, Trunk, trunk_id, principal)
         if data.get("direction", trunk.direction) != trunk.direction:
@@ -194,7 +196,7 @@ class TrunkController(Controller):
         return render(trunk)
 
     @delete("/{trunk_id:str}", operation_id="deleteTrunk", summary="Delete a SIP trunk")
-    async def delete_trunk(self, db: AsyncSession, principal: Principal, trunk_id: str) -> None:
+    async def delete_trunk(self, db: Db, principal: Caller, trunk_id: FromPath[str]) -> None:
         trunk = await scoped(db, Trunk, trunk_id, principal)
         before = {"name": trunk.name, "direction": trunk.direction, **trunk.config}
         await db.delete(trunk)

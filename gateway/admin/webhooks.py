@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped
-from gateway.auth.principal import Principal
 from gateway.db.models import WebhookSubscription
 from gateway.ids import new_id
+from gateway.web.deps import Caller, Db
 
 EventName = Literal[
     "call.started", "call.answered", "call.ended", "call.event", "recording.ready", "transcript.ready", "*"
@@ -56,13 +56,13 @@ class WebhookController(Controller):
 
     @get(operation_id="listWebhooks", summary="List webhook subscriptions")
     async def list_webhooks(
-        self, db: AsyncSession, principal: Principal, limit: int = 50, after: str | None = None
+        self, db: Db, principal: Caller, limit: FromQuery[int] = 50, after: FromQuery[str | None] = None
     ) -> Page[WebhookOut]:
         stmt = select(WebhookSubscription).where(WebhookSubscription.project_id == principal.project_id)
         return await page(db, stmt, WebhookSubscription, limit, after, render)
 
     @post(operation_id="createWebhook", summary="Subscribe a URL to call events")
-    async def create_webhook(self, db: AsyncSession, principal: Principal, data: WebhookIn) -> WebhookCreated:
+    async def create_webhook(self, db: Db, principal: Caller, data: JSONBody[WebhookIn]) -> WebhookCreated:
         secret = data.secret or secrets.token_urlsafe(32)
         w = WebhookSubscription(
             id=new_id("whk"),
@@ -85,12 +85,12 @@ class WebhookController(Controller):
         return WebhookCreated(**msgspec.structs.asdict(render(w)), secret=secret)
 
     @get("/{webhook_id:str}", operation_id="getWebhook", summary="Get a webhook subscription")
-    async def get_webhook(self, db: AsyncSession, principal: Principal, webhook_id: str) -> WebhookOut:
+    async def get_webhook(self, db: Db, principal: Caller, webhook_id: FromPath[str]) -> WebhookOut:
         return render(await scoped(db, WebhookSubscription, webhook_id, principal))
 
     @patch("/{webhook_id:str}", operation_id="updateWebhook", summary="Change a subscription (merge-patch)")
     async def update_webhook(
-        self, db: AsyncSession, principal: Principal, webhook_id: str, data: dict[str, Any]
+        self, db: Db, principal: Caller, webhook_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> WebhookOut:
         w = await scoped(db, WebhookSubscription, webhook_id, principal)
         before = input_of(w)
@@ -110,7 +110,7 @@ class WebhookController(Controller):
         return render(w)
 
     @delete("/{webhook_id:str}", operation_id="deleteWebhook", summary="Delete a webhook subscription")
-    async def delete_webhook(self, db: AsyncSession, principal: Principal, webhook_id: str) -> None:
+    async def delete_webhook(self, db: Db, principal: Caller, webhook_id: FromPath[str]) -> None:
         w = await scoped(db, WebhookSubscription, webhook_id, principal)
         before = input_of(w)
         await db.delete(w)

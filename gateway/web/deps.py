@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.principal import Principal
@@ -19,3 +20,9 @@ async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
     return request.user
+
+
+Db = NamedDependency[AsyncSession]
+"""A request-scoped database session (the `db` dependency)."""
+Caller = NamedDependency[Principal]
+"""The authenticated API key's principal (the `principal` dependency)."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:42:12.053718
+Create Date: 2026-11-22 01:47:26.502502
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_logs")),
-        sa.UniqueConstraint("project_id", "seq", name=op.f("uq_audit_logs_project_id")),
+        sa.UniqueConstraint("project_id", "seq", name=op.f("uq_audit_logs_project_id_seq")),
     )
     with op.batch_alter_table("audit_logs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_logs_project_id"), ["project_id"], unique=False)
@@ -193,7 +193,7 @@ def upgrade() -> None:
             ["project_id"], ["projects.id"], name=op.f("fk_calls_project_id_projects"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
-        sa.UniqueConstraint("carrier", "carrier_call_id", name=op.f("uq_calls_carrier")),
+        sa.UniqueConstraint("carrier", "carrier_call_id", name=op.f("uq_calls_carrier_carrier_call_id")),
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_calls_livekit_room"), ["livekit_room"], unique=False)
@@ -302,7 +302,7 @@ def upgrade() -> None:
             ["project_id"], ["projects.id"], name=op.f("fk_trunks_project_id_projects"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trunks")),
-        sa.UniqueConstraint("project_id", "name", name=op.f("uq_trunks_project_id")),
+        sa.UniqueConstraint("project_id", "name", name=op.f("uq_trunks_project_id_name")),
     )
     with op.batch_alter_table("trunks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_trunks_project_id"), ["project_id"], unique=False)
@@ -352,8 +352,8 @@ def upgrade() -> None:
             ["call_id"], ["calls.id"], name=op.f("fk_call_events_call_id_calls"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_events")),
-        sa.UniqueConstraint("call_id", "dedupe_key", name=op.f("uq_call_events_call_id")),
-        sa.UniqueConstraint("call_id", "seq", name=op.f("uq_call_events_call_id")),
+        sa.UniqueConstraint("call_id", "dedupe_key", name=op.f("uq_call_events_call_id_dedupe_key")),
+        sa.UniqueConstraint("call_id", "seq", name=op.f("uq_call_events_call_id_seq")),
     )
     with op.batch_alter_table("call_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_call_events_call_id"), ["call_id"], unique=False)

@@ -1,0 +1,356 @@
+"""Typed YAML with positions: decode a YAML file into msgspec types and say where each mistake is.
+
+PyYAML composes the file into nodes that carry line and column. We build plain Python data from the nodes
+guided by the target type (so ``+442071234567`` stays text where text is expected, and ``no`` is the word
+"no", not false), remember where every value and key starts, and convert with msgspec. A msgspec error path
+(``$.steps[...].timeout``) is resolved back to the node, and its message rewritten for people who edit the
+file, with a hint where one helps.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import msgspec.inspect as mi
+import yaml
+
+from gateway.ivr.problems import FieldPath, FlowProblem, Issue, did_you_mean
+
+__all__ = ["Decoded", "SourceMap", "decode_yaml", "place"]
+
+T = TypeVar("T")
+Mark = tuple[int, int]
+
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_TEXT_TYPES = (mi.StrType, mi.LiteralType, mi.DateType, mi.DateTimeType, mi.TimeType)
+_MAX_DEPTH = 64
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_ERROR_AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
+_KIND_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "object": "a mapping (indented `key: value` lines)",
+    "array": "a list (lines starting with '- ')",
+    "null": "nothing",
+}
+_ANY = mi.AnyType()
+
+
+@dataclass
+class SourceMap:
+    """Where values and keys start in the file (1-based line, column), by path from the document root."""
+
+    values: dict[FieldPath, Mark] = field(default_factory=dict)
+    keys: dict[FieldPath, Mark] = field(default_factory=dict)
+    types: dict[FieldPath, mi.Type] = field(default_factory=dict)
+    dict_entries: set[FieldPath] = field(default_factory=set)
+
+    def mark(self, path: FieldPath, *, at_key: bool = False) -> Mark:
+        """Position of the value at `path` (or of its key), falling back to the nearest enclosing value."""
+        current = tuple(path)
+        while True:
+            if at_key and current in self.keys:
+                return self.keys[current]
+            if current in self.values:
+                return self.values[current]
+            if not current:
+                return (1, 1)
+            current = current[:-1]
+
+
+@dataclass
+class Decoded(Generic[T]):
+    value: T | None
+    problems: list[FlowProblem]
+    source: SourceMap
+
+
+def place(issue: Issue, source: SourceMap, *, file: str, step_key: str | None) -> FlowProblem:
+    """Turn an issue found on typed data into a problem at its line and column."""
+    line, col = source.mark(issue.path, at_key=issue.at_key)
+    step = None
+    if step_key is not None and len(issue.path) >= 2 and issue.path[0] == step_key:
+        step = str(issue.path[1])
+    return FlowProblem(file, line, col, step, issue.message, issue.hint, issue.severity)
+
+
+def _unwrap(kind: mi.Type) -> mi.Type:
+    while isinstance(kind, mi.Metadata):
+        kind = kind.type
+    return kind
+
+
+def _members(kind: mi.Type) -> tuple[mi.Type, ...]:
+    kind = _unwrap(kind)
+    if isinstance(kind, mi.UnionType):
+        return tuple(_unwrap(member) for member in kind.types)
+    return (kind,)
+
+
+class _Builder:
+    """Plain data from YAML nodes, shaped by the expected type, recording positions on the way."""
+
+    def __init__(self) -> None:
+        self.source = SourceMap()
+        self.issues: list[Issue] = []
+
+    def build(self, node: yaml.Node, kind: mi.Type, path: FieldPath, depth: int = 0) -> Any:
+        kind = _unwrap(kind)
+        mark = node.start_mark
+        self.source.values[path] = (mark.line + 1, mark.column + 1)
+        self.source.types[path] = kind
+        if depth > _MAX_DEPTH:
+            self.issues.append(Issue(path, "the document is nested too deeply"))
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, kind)
+        if isinstance(node, yaml.SequenceNode):
+            item: mi.Type = next(
+                (m.item_type for m in _members(kind) if isinstance(m, mi.ListType | mi.SetType)), _ANY
+            )
+            return [
+                self.build(child, item, (*path, index), depth + 1) for index, child in enumerate(node.value)
+            ]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, kind, path, depth)
+        return None
+
+    def _scalar(self, node: yaml.ScalarNode, kind: mi.Type) -> Any:
+        plain = node.style is None
+        if plain and node.tag == _NULL:
+            return None
+        members = _members(kind)
+        if any(isinstance(member, _TEXT_TYPES) for member in members):
+            return node.value
+        if any(isinstance(member, mi.AnyType) for member in members) and plain:
+            return _native(node)
+        return node.value
+
+    def _mapping(self, node: yaml.MappingNode, kind: mi.Type, path: FieldPath, depth: int) -> dict[str, Any]:
+        struct, entries = self._choose(node, kind)
+        if struct is not None:
+            self.source.types[path] = struct
+        fields = {f.encode_name: f.type for f in struct.fields} if struct is not None else {}
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.issues.append(Issue(path, "keys must be plain words, not lists or mappings"))
+                continue
+            key = key_node.value
+            child_path = (*path, key)
+            self.source.keys[child_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in out:
+                self.issues.append(
+                    Issue(child_path, f"duplicate key '{key}'", "each key may appear once here", at_key=True)
+                )
+            if struct is not None:
+                value_kind = fields.get(key, _ANY)
+            else:
+                value_kind = entries
+                self.source.dict_entries.add(child_path)
+            out[key] = self.build(value_node, value_kind, child_path, depth + 1)
+        return out
+
+    def _choose(self, node: yaml.MappingNode, kind: mi.Type) -> tuple[mi.StructType | None, mi.Type]:
+        members = _members(kind)
+        structs = [m for m in members if isinstance(m, mi.StructType)]
+        tagged = [m for m in structs if m.tag_field is not None]
+        if tagged:
+            tag_field = tagged[0].tag_field
+            tag = next(
+                (v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == tag_field),
+                None,
+            )
+            chosen = next((m for m in tagged if m.tag == tag), None)
+            return (chosen, _ANY) if chosen is not None else (None, _ANY)
+        if structs:
+            return structs[0], _ANY
+        for member in members:
+            if isinstance(member, mi.DictType):
+                return None, member.value_type
+        return None, _ANY
+
+
+def _native(node: yaml.ScalarNode) -> Any:
+    """YAML's own reading of a scalar, except that only true/false are booleans (not yes/no/on/off)."""
+    if node.tag == _INT:
+        return _CONSTRUCTOR.construct_yaml_int(node)
+    if node.tag == _FLOAT:
+        return _CONSTRUCTOR.construct_yaml_float(node)
+    if node.tag == _BOOL and node.value.lower() in ("true", "false"):
+        return node.value.lower() == "true"
+    return node.value
+
+
+def _parse_path(raw: str | None) -> list[str | int | None]:
+    """``$.steps[...].options[0]`` -> ["steps", None, "options", 0] (None: an unnamed dict key)."""
+    if not raw:
+        return []
+    parts: list[str | int | None] = []
+    for name, index, _ in _PATH_PART.findall(raw[1:]):
+        parts.append(name if name else int(index) if index else None)
+    return parts
+
+
+def _get(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _replace(data: Any, path: FieldPath, value: Any) -> Any:
+    """A copy of `data` with the value at `path` replaced (containers on the way are copied)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    container = copy.copy(data)
+    container[head] = _replace(data[head], rest, value)
+    return container
+
+
+def _locate(data: Any, kind: type[Any], error: msgspec.ValidationError) -> tuple[str, FieldPath]:
+    """The error's message and its concrete path, naming the dict keys msgspec leaves out (``[...]``)."""
+    found = _ERROR_AT.match(str(error))
+    message = found["message"] if found else str(error)
+    parts = _parse_path(found["path"] if found else None)
+    while None in parts:
+        gap = parts.index(None)
+        prefix = tuple(part for part in parts[:gap] if part is not None)
+        entries = _get(data, prefix)
+        for key in entries:
+            narrowed = _replace(data, prefix, {key: entries[key]})
+            try:
+                msgspec.convert(narrowed, kind, strict=False)
+            except msgspec.ValidationError as narrowed_error:
+                data = narrowed
+                again = _ERROR_AT.match(str(narrowed_error))
+                message = again["message"] if again else message
+                parts = _parse_path(again["path"] if again else None)
+                parts[gap] = key
+                break
+        else:
+            parts[gap] = "?"
+    return message, tuple(part for part in parts if part is not None)
+
+
+def _explain(message: str, path: FieldPath, builder: _Builder, text: str) -> Issue:
+    """msgspec's message in the operator's terms, with a hint."""
+    source = builder.source
+    unknown = re.match(r"Object contains unknown field `(.+)`", message)
+    if unknown:
+        name = unknown[1]
+        kind = source.types.get(path)
+        allowed = sorted(f.encode_name for f in kind.fields) if isinstance(kind, mi.StructType) else []
+        hint = did_you_mean(name, allowed) or (f"allowed keys: {', '.join(allowed)}" if allowed else None)
+        return Issue((*path, name), f"unknown key '{name}'", hint, at_key=True)
+    missing = re.match(r"Object missing required field `(.+)`", message)
+    if missing:
+        return Issue(path, f"missing required key '{missing[1]}'", f"add `{missing[1]}:` here", at_key=True)
+    invalid = re.match(r"Invalid value (.+)", message)
+    if invalid:
+        return _invalid_value(invalid[1].strip("'"), path, source)
+    expected = re.match(r"Expected `(\w+)`, got `(\w+)`$", message)
+    if expected:
+        want, got = (_KIND_WORDS.get(word, word) for word in expected.groups())
+        hint = None
+        line = source.mark(path)[0]
+        source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+        if expected[2] == "null" and "#" in source_line:
+            hint = "'#' starts a comment in YAML: quote it, e.g. \"#\""
+        elif expected[2] == "null":
+            hint = "the value is empty: write it after the colon"
+        return Issue(path, f"expected {want}, got {got}", hint)
+    return Issue(path, message[0].lower() + message[1:] if message else "invalid value")
+
+
+def _invalid_value(value: str, path: FieldPath, source: SourceMap) -> Issue:
+    owner = source.types.get(path[:-1]) if path else None
+    tags = [m for m in _members(owner) if isinstance(m, mi.StructType) and m.tag is not None] if owner else []
+    if tags and path[-1] == tags[0].tag_field:
+        choices = [str(m.tag) for m in tags]
+        label = "step type" if path[-1] == "type" else "kind"
+    else:
+        kind = source.types.get(path)
+        choices = [str(choice) for choice in kind.values] if isinstance(kind, mi.LiteralType) else []
+        label = "value"
+    hint = did_you_mean(value, choices) or (f"choose one of: {', '.join(choices)}" if choices else None)
+    return Issue(path, f"unknown {label} '{value}'", hint)
+
+
+def _yaml_problem(error: yaml.YAMLError, file: str) -> FlowProblem:
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        problem = error.problem or "invalid YAML"
+        hint = None
+        if "\\t" in problem or "'\\t'" in problem:
+            hint = "indent with spaces, not tabs"
+        elif "mapping values are not allowed" in problem:
+            hint = "text containing ': ' must be in quotes"
+        elif "could not find expected ':'" in problem or "expected <block end>" in problem:
+            hint = "check the indentation of this line and the one before"
+        return FlowProblem(file, mark.line + 1, mark.column + 1, None, f"YAML: {problem}", hint)
+    return FlowProblem(file, 1, 1, None, f"YAML: {error}")
+
+
+def decode_yaml(
+    text: str | bytes, kind: type[T], *, file: str, step_key: str | None = None, max_errors: int = 50
+) -> Decoded[T]:
+    """Decode YAML `text` into `kind`, collecting every problem it can find with its position.
+
+    After an error, the offending key (an unknown field, or the dict entry holding the bad value) is dropped
+    and decoding retried, so one pass reports many mistakes. `value` is None when there were errors.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    try:
+        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as error:
+        return Decoded(None, [_yaml_problem(error, file)], SourceMap())
+    builder = _Builder()
+    if root is None:
+        problem = FlowProblem(file, 1, 1, None, "the file is empty", "start with `start:` and `steps:`")
+        return Decoded(None, [problem], builder.source)
+    data = builder.build(root, mi.type_info(kind), ())
+    issues = list(builder.issues)
+    value: T | None = None
+    for _ in range(max_errors):
+        try:
+            value = msgspec.convert(data, kind, strict=False)
+            break
+        except msgspec.ValidationError as error:
+            message, path = _locate(data, kind, error)
+            issue = _explain(message, path, builder, text)
+            issues.append(issue)
+            data = _without(data, issue.path, builder, exact=issue.message.startswith("unknown key"))
+            if data is None:
+                break
+    problems = [place(issue, builder.source, file=file, step_key=step_key) for issue in issues]
+    if problems and any(problem.severity == "error" for problem in problems):
+        value = None
+    return Decoded(value, problems, builder.source)
+
+
+def _without(data: Any, path: FieldPath, builder: _Builder, *, exact: bool) -> Any:
+    """`data` without the key at `path` (`exact`) or the innermost dict entry on it; None if there is none."""
+    candidates = [path] if exact else [path[:end] for end in range(len(path), 0, -1)]
+    for candidate in candidates:
+        if not exact and candidate not in builder.source.dict_entries:
+            continue
+        try:
+            parent = _get(data, candidate[:-1])
+        except (KeyError, IndexError, TypeError):
+            return None
+        if isinstance(parent, dict) and candidate[-1] in parent:
+            trimmed = {k: v for k, v in parent.items() if k != candidate[-1]}
+            return _replace(data, candidate[:-1], trimmed)
+    return None
