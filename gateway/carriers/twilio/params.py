@@ -27,7 +27,9 @@ class TwilioParamsError(InvalidInput):
     """A Twilio webhook lacks a documented parameter or carries one of the wrong type."""
 
     def __init__(self, detail: str, *, missing: Sequence[str] = (), field: str | None = None) -> None:
-        super().__init__(detail, field=field or (missing[0] if missing else None), extra={"missing": list(missing)})
+        super().__init__(
+            detail, field=field or (missing[0] if missing else None), extra={"missing": list(missing)}
+        )
         self.missing = tuple(missing)
 
 
