@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from routing.numbers import mask
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
@@ -17,19 +19,9 @@ _SENSITIVE_KEYS = {"digits", "speech", "transcript", "text", "password", "auth_t
 _PHONE_KEYS = {"number", "from", "to", "caller", "called", "e164", "from_number", "to_number", "destination"}
 
 
-def mask_number(value: str) -> str:
-    """Keep a number's country code and last two digits: +44******89."""
-    digits = [c for c in value if c.isdigit()]
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    head = "+" if value.startswith("+") else ""
-    keep_head = 2 if head else 0
-    return head + "".join(digits[:keep_head]) + "*" * (len(digits) - keep_head - 2) + "".join(digits[-2:])
-
-
 def mask_text(message: str) -> str:
     """Mask anything that looks like a phone number inside free text."""
-    return _PHONE.sub(lambda m: mask_number(m.group(0)), message)
+    return _PHONE.sub(lambda m: mask(m.group(0)), message)
 
 
 def mask_field(key: str, value: Any) -> Any:
@@ -37,7 +29,7 @@ def mask_field(key: str, value: Any) -> Any:
     if lowered in _SENSITIVE_KEYS and value:
         return "***"
     if lowered in _PHONE_KEYS and isinstance(value, str):
-        return mask_number(value)
+        return mask(value)
     if isinstance(value, str):
         return mask_text(value)
     return value
@@ -64,11 +56,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+DRIVER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "uvicorn.access", "httpx", "httpcore")
+"""Loggers that print SQL parameters or URLs (numbers, secrets): kept at WARNING even when debugging."""
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for driver in DRIVER_LOGGERS:
+        logging.getLogger(driver).setLevel(logging.WARNING)

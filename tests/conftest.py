@@ -111,3 +111,18 @@ def api(client: TestClient[Any]) -> Api:
     key = client.app.state.first_run_key
     assert key is not None
     return Api(client, key.token)
+
+
+def run_db(settings: Settings, work: Any) -> Any:
+    """Run `await work(session)` against the test database from outside the app (a second connection)."""
+    from gateway.db.engine import session_factory
+
+    async def run() -> Any:
+        engine = create_engine(settings.async_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

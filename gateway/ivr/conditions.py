@@ -11,8 +11,8 @@ import msgspec
 
 from gateway.ivr.problems import FieldPath
 from gateway.ivr.templates import render
-from routing.numbers import is_withheld
 from routing.model import Schedule
+from routing.numbers import is_withheld
 from routing.schedule import CompiledSchedule
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "caller_numbers",
     "condition_texts",
     "condition_variables",
+    "describe",
     "evaluate",
     "nested",
     "schedules_used",
@@ -45,12 +46,16 @@ class Condition(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     """True when every test written here holds. Combine with `all`, `any` and `not`."""
 
     variable: Annotated[str | None, msgspec.Meta(description="Variable to test with a comparator")] = None
-    equals: Annotated[str | None, msgspec.Meta(description="The variable equals this (case-insensitive)")] = None
+    equals: Annotated[str | None, msgspec.Meta(description="The variable equals this (case-insensitive)")] = (
+        None
+    )
     not_equals: str | None = None
     one_of: Annotated[list[str] | None, msgspec.Meta(description="The variable is one of these")] = None
     starts_with: str | None = None
     is_set: Annotated[bool | None, msgspec.Meta(description="The variable has a non-empty value")] = None
-    caller_in: Annotated[list[str] | None, msgspec.Meta(description="Caller is one of these E.164 numbers")] = None
+    caller_in: Annotated[
+        list[str] | None, msgspec.Meta(description="Caller is one of these E.164 numbers")
+    ] = None
     caller_starts_with: Annotated[
         list[str] | None, msgspec.Meta(description="Caller's E.164 number starts with one of these")
     ] = None
@@ -58,7 +63,9 @@ class Condition(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     business_hours: Annotated[
         str | None, msgspec.Meta(description="Name of a schedule: true while it is open (not on holidays)")
     ] = None
-    holiday: Annotated[str | None, msgspec.Meta(description="Name of a schedule: true on its holidays")] = None
+    holiday: Annotated[str | None, msgspec.Meta(description="Name of a schedule: true on its holidays")] = (
+        None
+    )
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = msgspec.field(default=None, name="not")
@@ -72,7 +79,9 @@ class Condition(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
         if self.variable is None and comparators:
             raise ValueError(f"`{comparators[0]}` needs `variable:` to say which variable to test")
         if not any(getattr(self, name) is not None for name in _TESTS):
-            raise ValueError("an empty condition: add a test such as `variable`, `business_hours` or `caller_in`")
+            raise ValueError(
+                "an empty condition: add a test such as `variable`, `business_hours` or `caller_in`"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +187,34 @@ def caller_numbers(condition: Condition, path: FieldPath) -> Iterator[tuple[Fiel
     for where, test in nested(condition, path):
         for index, number in enumerate(test.caller_in or ()):
             yield (*where, "caller_in", index), number
+
+
+def describe(condition: Condition) -> str:
+    """A short label for graphs: ``business_hours office``, ``tier = gold``, ``not (holiday office)``."""
+    parts = []
+    if condition.variable is not None:
+        for name, symbol in (("equals", "="), ("not_equals", "!="), ("starts_with", "starts with")):
+            value = getattr(condition, name)
+            if value is not None:
+                parts.append(f"{condition.variable} {symbol} {value}")
+        if condition.one_of is not None:
+            parts.append(f"{condition.variable} in {', '.join(condition.one_of)}")
+        if condition.is_set is not None:
+            parts.append(f"{condition.variable} {'is set' if condition.is_set else 'is empty'}")
+    if condition.caller_in is not None:
+        parts.append(f"caller in {len(condition.caller_in)} numbers")
+    if condition.caller_starts_with is not None:
+        parts.append(f"caller starts with {', '.join(condition.caller_starts_with)}")
+    if condition.caller_withheld is not None:
+        parts.append("caller withheld" if condition.caller_withheld else "caller known")
+    if condition.business_hours is not None:
+        parts.append(f"business_hours {condition.business_hours}")
+    if condition.holiday is not None:
+        parts.append(f"holiday {condition.holiday}")
+    if condition.all is not None:
+        parts.append("(" + " and ".join(describe(inner) for inner in condition.all) + ")")
+    if condition.any is not None:
+        parts.append("(" + " or ".join(describe(inner) for inner in condition.any) + ")")
+    if condition.not_ is not None:
+        parts.append(f"not ({describe(condition.not_)})")
+    return " and ".join(parts)

@@ -16,7 +16,9 @@ class Prompt(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
     """One thing to hear: `say` some text, or `play` audio (an https URL, or a file path under ivr_flows/)."""
 
     say: Annotated[str | None, msgspec.Meta(description="Text to speak; may use {{ variables }}")] = None
-    play: Annotated[str | None, msgspec.Meta(description="Audio URL, or a file path relative to ivr_flows/")] = None
+    play: Annotated[
+        str | None, msgspec.Meta(description="Audio URL, or a file path relative to ivr_flows/")
+    ] = None
     voice: Annotated[str | None, msgspec.Meta(description="Text-to-speech voice, e.g. Polly.Amy")] = None
     language: Annotated[str | None, msgspec.Meta(description="Language of `say`, e.g. en-GB")] = None
 

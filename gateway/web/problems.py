@@ -40,14 +40,17 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
     errors: list[dict[str, Any]] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.append({k: v for k, v in item.items() if k in {"message", "key", "source"}})
-    detail = str(exc.detail)
+            message = str(item.get("message", ""))
+            key = item.get("key")
+            field = key if key and key != "data" else _field_of(message)
+            errors.append({"field": field, "message": message, "source": item.get("source")})
     if errors:
-        detail = "; ".join(str(e.get("message", "")) for e in errors)
+        detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    else:
+        detail = str(exc.detail)
     hint = "Fix the named field and send the request again; see /schema for the expected shape."
-    return problem(
-        400, "Invalid request", f"{detail}. {hint}", field=_field_of(detail), errors=errors or None
-    )
+    field = errors[0]["field"] if errors else _field_of(detail)
+    return problem(400, "Invalid request", f"{detail}. {hint}", field=field, errors=errors or None)
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

@@ -8,8 +8,12 @@ from tests.conftest import Api
 
 
 def test_numbers_are_normalised_to_e164_and_bound_to_a_trunk(api: Api) -> None:
-    trunk = api.create("/v1/trunks", {"direction": "inbound", "name": "carrier-a", "numbers": ["+14155550100"]})
-    number = api.create("/v1/numbers", {"number": "(415) 555-0101", "trunk_id": trunk["id"], "label": "sales"})
+    trunk = api.create(
+        "/v1/trunks", {"direction": "inbound", "name": "carrier-a", "numbers": ["+14155550100"]}
+    )
+    number = api.create(
+        "/v1/numbers", {"number": "(415) 555-0101", "trunk_id": trunk["id"], "label": "sales"}
+    )
     assert number["number"] == "+14155550101"
     assert number["region"] == "US"
     assert number["trunk_id"] == trunk["id"]
@@ -31,18 +35,35 @@ def test_number_list_paginates_and_filters(api: Api) -> None:
 
 
 def test_inbound_and_outbound_trunks(api: Api) -> None:
-    inbound = api.create("/v1/trunks", {
-        "direction": "inbound", "name": "twilio-in", "numbers": ["+14155550100"],
-        "allowed_addresses": ["54.172.60.0/30", "54.244.51.7"], "allowed_numbers": ["+442079460018"],
-        "auth_username": "pbx", "auth_password": "s3cret-pass", "headers_to_attributes": {"X-Account": "account"},
-        "media_encryption": "require",
-    })
+    inbound = api.create(
+        "/v1/trunks",
+        {
+            "direction": "inbound",
+            "name": "twilio-in",
+            "numbers": ["+14155550100"],
+            "allowed_addresses": ["54.172.60.0/30", "54.244.51.7"],
+            "allowed_numbers": ["+442079460018"],
+            "auth_username": "pbx",
+            "auth_password": "s3cret-pass",
+            "headers_to_attributes": {"X-Account": "account"},
+            "media_encryption": "require",
+        },
+    )
     assert inbound["config"]["allowed_addresses"] == ["54.172.60.0/30", "54.244.51.7/32"]
     assert inbound["auth_password_set"] is True
-    outbound = api.create("/v1/trunks", {
-        "direction": "outbound", "name": "twilio-out", "address": "example.pstn.twilio.com", "transport": "tls",
-        "numbers": ["+14155550100"], "destination_country": "US", "auth_username": "u", "auth_password": "p4ss",
-    })
+    outbound = api.create(
+        "/v1/trunks",
+        {
+            "direction": "outbound",
+            "name": "twilio-out",
+            "address": "example.pstn.twilio.com",
+            "transport": "tls",
+            "numbers": ["+14155550100"],
+            "destination_country": "US",
+            "auth_username": "u",
+            "auth_password": "p4ss",
+        },
+    )
     assert outbound["config"]["transport"] == "tls"
     listed = api.get("/v1/trunks", params={"direction": "outbound"}).json()["items"]
     assert [t["id"] for t in listed] == [outbound["id"]]
@@ -54,8 +75,15 @@ def test_inbound_and_outbound_trunks(api: Api) -> None:
 
 
 def test_agents_soft_delete_and_merge_patch(api: Api) -> None:
-    agent = api.create("/v1/agents", {"name": "support", "instructions": "Be kind.",
-                                      "tts": {"provider": "cartesia", "voice": "warm"}, "flags": {"beta": True}})
+    agent = api.create(
+        "/v1/agents",
+        {
+            "name": "support",
+            "instructions": "Be kind.",
+            "tts": {"provider": "cartesia", "voice": "warm"},
+            "flags": {"beta": True},
+        },
+    )
     patched = api.patch(f"/v1/agents/{agent['id']}", json={"tts": {"voice": "calm"}}).json()
     assert patched["tts"] == {"provider": "cartesia", "voice": "calm"}
     assert patched["instructions"] == "Be kind."
@@ -67,16 +95,33 @@ def test_agents_soft_delete_and_merge_patch(api: Api) -> None:
 
 
 def test_routes_store_the_routing_shape(api: Api) -> None:
-    route = api.create("/v1/routes", {
-        "name": "sales hours", "priority": 10, "target": {"type": "agent", "agent": "sales"},
-        "fallback": {"type": "flow", "flow": "main"},
-        "match": {"numbers": ["+14155550100"], "schedule": {"schedule": {
-            "timezone": "America/Los_Angeles", "weekly": [{"days": ["mon", "fri"], "open": "09:00",
-                                                           "close": "17:00"}]}}},
-    })
+    route = api.create(
+        "/v1/routes",
+        {
+            "name": "sales hours",
+            "priority": 10,
+            "target": {"type": "agent", "agent": "sales"},
+            "fallback": {"type": "flow", "flow": "main"},
+            "match": {
+                "numbers": ["+14155550100"],
+                "schedule": {
+                    "schedule": {
+                        "timezone": "America/Los_Angeles",
+                        "weekly": [{"days": ["mon", "fri"], "open": "09:00", "close": "17:00"}],
+                    }
+                },
+            },
+        },
+    )
     assert route["target"] == {"type": "agent", "agent": "sales", "overrides": {}}
-    bad = api.post("/v1/routes", json={"name": "x", "target": {"type": "flow", "flow": "m"},
-                                       "match": {"schedule": {"schedule": {"timezone": "Mars/Olympus"}}}})
+    bad = api.post(
+        "/v1/routes",
+        json={
+            "name": "x",
+            "target": {"type": "flow", "flow": "m"},
+            "match": {"schedule": {"schedule": {"timezone": "Mars/Olympus"}}},
+        },
+    )
     assert bad.status_code == 400
     assert "Mars/Olympus" in bad.json()["detail"]
     patched = api.patch(f"/v1/routes/{route['id']}", json={"enabled": False}).json()
@@ -85,12 +130,22 @@ def test_routes_store_the_routing_shape(api: Api) -> None:
 
 def test_dispatch_rules_validate_trunks_and_kind(api: Api) -> None:
     trunk = api.create("/v1/trunks", {"direction": "inbound", "name": "in"})
-    rule = api.create("/v1/dispatch-rules", {"name": "per caller", "kind": "individual", "room_prefix": "call-",
-                                             "trunk_ids": [trunk["id"]], "agents": [{"agent_name": "support"}]})
+    rule = api.create(
+        "/v1/dispatch-rules",
+        {
+            "name": "per caller",
+            "kind": "individual",
+            "room_prefix": "call-",
+            "trunk_ids": [trunk["id"]],
+            "agents": [{"agent_name": "support"}],
+        },
+    )
     assert rule["source"] == "manual"
     missing_room = api.post("/v1/dispatch-rules", json={"name": "d", "kind": "direct"})
     assert missing_room.status_code == 422 and missing_room.json()["field"] == "room_name"
-    foreign = api.post("/v1/dispatch-rules", json={"name": "d", "kind": "individual", "trunk_ids": ["trk_nope"]})
+    foreign = api.post(
+        "/v1/dispatch-rules", json={"name": "d", "kind": "individual", "trunk_ids": ["trk_nope"]}
+    )
     assert foreign.status_code == 422 and foreign.json()["field"] == "trunk_ids[0]"
 
 
