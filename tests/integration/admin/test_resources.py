@@ -125,7 +125,8 @@ def test_routes_store_the_routing_shape(api: Api) -> None:
     assert bad.status_code == 400
     assert "Mars/Olympus" in bad.json()["detail"]
     patched = api.patch(f"/v1/routes/{route['id']}", json={"enabled": False}).json()
-    assert patched["enabled"] is False and patched["priority"] == 10
+    assert patched["enabled"] is False
+    assert patched["priority"] == 10
 
 
 def test_dispatch_rules_validate_trunks_and_kind(api: Api) -> None:
@@ -142,11 +143,13 @@ def test_dispatch_rules_validate_trunks_and_kind(api: Api) -> None:
     )
     assert rule["source"] == "manual"
     missing_room = api.post("/v1/dispatch-rules", json={"name": "d", "kind": "direct"})
-    assert missing_room.status_code == 422 and missing_room.json()["field"] == "room_name"
+    assert missing_room.status_code == 422
+    assert missing_room.json()["field"] == "room_name"
     foreign = api.post(
         "/v1/dispatch-rules", json={"name": "d", "kind": "individual", "trunk_ids": ["trk_nope"]}
     )
-    assert foreign.status_code == 422 and foreign.json()["field"] == "trunk_ids[0]"
+    assert foreign.status_code == 422
+    assert foreign.json()["field"] == "trunk_ids[0]"
 
 
 def test_webhook_secret_is_shown_once(api: Api) -> None:

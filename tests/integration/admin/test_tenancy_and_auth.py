@@ -125,7 +125,8 @@ def test_revoked_and_expired_keys_get_401(api: Api, settings: Settings) -> None:
     assert temp.get("/v1/agents").status_code == 200
     assert api.delete(f"/v1/api-keys/{created['id']}").status_code == 204
     revoked = temp.get("/v1/agents")
-    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+    assert revoked.status_code == 401
+    assert "revoked" in revoked.json()["detail"]
 
     async def expired_key(session: AsyncSession) -> str:
         past = datetime.now(UTC) - timedelta(seconds=1)
@@ -134,7 +135,8 @@ def test_revoked_and_expired_keys_get_401(api: Api, settings: Settings) -> None:
         ).token
 
     expired = api.as_(run_db(settings, expired_key)).get("/v1/agents")
-    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
     future = api.create(
         "/v1/api-keys", {"name": "later", "role": "viewer", "expires_at": "2099-01-01T00:00:00Z"}
     )
