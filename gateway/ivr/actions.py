@@ -33,13 +33,13 @@ class _Action(msgspec.Struct, frozen=True, kw_only=True, tag_field="action"):
     pass
 
 
-class Say(_Action, tag="say"):
+class Say(_Action, frozen=True, tag="say"):
     text: str
     voice: str | None = None
     language: str | None = None
 
 
-class Play(_Action, tag="play"):
+class Play(_Action, frozen=True, tag="play"):
     """`url` is absolute, or a path relative to the flows directory (the renderer turns it into a URL)."""
 
     url: str
@@ -49,7 +49,7 @@ class Play(_Action, tag="play"):
 Sound: TypeAlias = Say | Play
 
 
-class Gather(_Action, tag="gather"):
+class Gather(_Action, frozen=True, tag="gather"):
     """Play `prompts` (the caller may interrupt them) and wait for digits and/or speech."""
 
     prompts: list[Sound]
@@ -62,7 +62,7 @@ class Gather(_Action, tag="gather"):
     language: str | None = None
 
 
-class Record(_Action, tag="record"):
+class Record(_Action, frozen=True, tag="record"):
     max_length: int
     beep: bool = True
     finish_on_key: str = "#"
@@ -70,20 +70,20 @@ class Record(_Action, tag="record"):
     transcribe: bool = False
 
 
-class DialNumber(_Action, tag="dial_number"):
+class DialNumber(_Action, frozen=True, tag="dial_number"):
     number: str
     caller_id: str | None = None
     timeout: int = 30
 
 
-class DialSip(_Action, tag="dial_sip"):
+class DialSip(_Action, frozen=True, tag="dial_sip"):
     uri: str
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     caller_id: str | None = None
     timeout: int = 30
 
 
-class ConnectAgent(_Action, tag="connect_agent"):
+class ConnectAgent(_Action, frozen=True, tag="connect_agent"):
     """Bridge the caller to a voice agent in LiveKit; `overrides` deep-merge over the agent's stored config.
 
     Adapters resolve it (create the room and dispatch, then dial LiveKit SIP) before rendering; see
@@ -95,7 +95,7 @@ class ConnectAgent(_Action, tag="connect_agent"):
     timeout: int = 30
 
 
-class HttpRequest(_Action, tag="http"):
+class HttpRequest(_Action, frozen=True, tag="http"):
     method: str
     url: str
     headers: dict[str, str] = msgspec.field(default_factory=dict)
@@ -103,7 +103,7 @@ class HttpRequest(_Action, tag="http"):
     timeout: float = 3.0
 
 
-class Hangup(_Action, tag="hangup"):
+class Hangup(_Action, frozen=True, tag="hangup"):
     """End the call. `reject` refuses it unanswered (busy / rejected) when nothing has been played yet."""
 
     reason: str = "completed"

@@ -25,22 +25,22 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
     pass
 
 
-class Digits(_Event, tag="digits"):
+class Digits(_Event, frozen=True, tag="digits"):
     """Keys the caller pressed (the finishing key, e.g. #, already removed)."""
 
     digits: str
 
 
-class Speech(_Event, tag="speech"):
+class Speech(_Event, frozen=True, tag="speech"):
     text: str
     confidence: float | None = None
 
 
-class Silence(_Event, tag="silence"):
+class Silence(_Event, frozen=True, tag="silence"):
     """The caller gave no input before the timeout (or a recording came back empty)."""
 
 
-class HttpResult(_Event, tag="http_result"):
+class HttpResult(_Event, frozen=True, tag="http_result"):
     """Outcome of an `HttpRequest`: a status and the decoded JSON body, or `error` (timeout, refused...)."""
 
     status: int | None = None
@@ -52,18 +52,18 @@ class HttpResult(_Event, tag="http_result"):
         return self.error is None and self.status is not None and 200 <= self.status < 300
 
 
-class TransferResult(_Event, tag="transfer_result"):
+class TransferResult(_Event, frozen=True, tag="transfer_result"):
     """How a transfer ended: `completed` means the caller was connected (and the call is over)."""
 
     status: TransferStatus
 
 
-class RecordResult(_Event, tag="record_result"):
+class RecordResult(_Event, frozen=True, tag="record_result"):
     url: str
     duration: float = 0.0
 
 
-class CallerHangup(_Event, tag="caller_hangup"):
+class CallerHangup(_Event, frozen=True, tag="caller_hangup"):
     pass
 
 

@@ -84,6 +84,17 @@ def place(issue: Issue, source: SourceMap, *, file: str, step_key: str | None) -
     return FlowProblem(file, line, col, step, issue.message, issue.hint, issue.severity)
 
 
+_TYPE_INFO: dict[object, mi.Type] = {}
+
+
+def _type_info(kind: object) -> mi.Type:
+    """msgspec's description of a type, computed once per type (it is costly)."""
+    info = _TYPE_INFO.get(kind)
+    if info is None:
+        info = _TYPE_INFO[kind] = mi.type_info(kind)
+    return info
+
+
 def _unwrap(kind: mi.Type) -> mi.Type:
     while isinstance(kind, mi.Metadata):
         kind = kind.type
@@ -155,13 +166,19 @@ class _Builder:
                 )
             if struct is not None:
                 value_kind = fields.get(key, _ANY)
-            else:
+            elif entries is not None:
                 value_kind = entries
                 self.source.dict_entries.add(child_path)
+            else:
+                value_kind = _ANY
             out[key] = self.build(value_node, value_kind, child_path, depth + 1)
         return out
 
-    def _choose(self, node: yaml.MappingNode, kind: mi.Type) -> tuple[mi.StructType | None, mi.Type]:
+    def _choose(self, node: yaml.MappingNode, kind: mi.Type) -> tuple[mi.StructType | None, mi.Type | None]:
+        """The struct a mapping decodes to (by its tag in a tagged union), or the value type of a dict.
+
+        (None, None) when neither is known (e.g. an unknown tag): values are read without a type.
+        """
         members = _members(kind)
         structs = [m for m in members if isinstance(m, mi.StructType)]
         tagged = [m for m in structs if m.tag_field is not None]
@@ -171,14 +188,13 @@ class _Builder:
                 (v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == tag_field),
                 None,
             )
-            chosen = next((m for m in tagged if m.tag == tag), None)
-            return (chosen, _ANY) if chosen is not None else (None, _ANY)
+            return next((m for m in tagged if m.tag == tag), None), None
         if structs:
-            return structs[0], _ANY
+            return structs[0], None
         for member in members:
             if isinstance(member, mi.DictType):
                 return None, member.value_type
-        return None, _ANY
+        return None, None
 
 
 def _native(node: yaml.ScalarNode) -> Any:
@@ -243,7 +259,7 @@ def _locate(data: Any, kind: type[Any], error: msgspec.ValidationError) -> tuple
     return message, tuple(part for part in parts if part is not None)
 
 
-def _explain(message: str, path: FieldPath, builder: _Builder, text: str) -> Issue:
+def _explain(message: str, path: FieldPath, builder: _Builder, text: str, data: Any) -> Issue:
     """msgspec's message in the operator's terms, with a hint."""
     source = builder.source
     unknown = re.match(r"Object contains unknown field `(.+)`", message)
@@ -269,7 +285,12 @@ def _explain(message: str, path: FieldPath, builder: _Builder, text: str) -> Iss
             hint = "'#' starts a comment in YAML: quote it, e.g. \"#\""
         elif expected[2] == "null":
             hint = "the value is empty: write it after the colon"
-        return Issue(path, f"expected {want}, got {got}", hint)
+        try:
+            value = _get(data, path)
+        except (KeyError, IndexError, TypeError):
+            value = None
+        shown = f" '{value}'" if isinstance(value, str | int | float) and len(str(value)) <= 40 else ""
+        return Issue(path, f"expected {want}, got {got}{shown}", hint)
     return Issue(path, message[0].lower() + message[1:] if message else "invalid value")
 
 
@@ -320,8 +341,9 @@ def decode_yaml(
     if root is None:
         problem = FlowProblem(file, 1, 1, None, "the file is empty", "start with `start:` and `steps:`")
         return Decoded(None, [problem], builder.source)
-    data = builder.build(root, mi.type_info(kind), ())
+    data = builder.build(root, _type_info(kind), ())
     issues = list(builder.issues)
+    suggested: dict[FieldPath, set[str]] = {}
     value: T | None = None
     for _ in range(max_errors):
         try:
@@ -329,8 +351,12 @@ def decode_yaml(
             break
         except msgspec.ValidationError as error:
             message, path = _locate(data, kind, error)
-            issue = _explain(message, path, builder, text)
-            issues.append(issue)
+            issue = _explain(message, path, builder, text, data)
+            if issue.message not in suggested.get(issue.path, ()):
+                issues.append(issue)
+            if issue.hint and issue.hint.startswith("did you mean '"):
+                missing = f"missing required key '{issue.hint.split(chr(39))[1]}'"
+                suggested.setdefault(issue.path[:-1], set()).add(missing)
             data = _without(data, issue.path, builder, exact=issue.message.startswith("unknown key"))
             if data is None:
                 break

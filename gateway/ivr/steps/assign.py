@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from gateway.ivr.run import Run
 
 
-class SetStep(StepBase, tag="set"):
+class SetStep(StepBase, frozen=True, tag="set"):
     """Set each variable under `variables` to its text (values may use {{ other_variables }})."""
 
     variables: Annotated[

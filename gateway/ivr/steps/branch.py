@@ -34,7 +34,7 @@ class Case(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
     goto: StepRef
 
 
-class BranchStep(StepBase, tag="branch"):
+class BranchStep(StepBase, frozen=True, tag="branch"):
     """Go to the first case whose `when` holds, otherwise to `otherwise`. Takes no time and says nothing."""
 
     cases: Annotated[list[Case], msgspec.Meta(min_length=1)]

@@ -31,7 +31,7 @@ _DIGITS = re.compile(r"^[0-9*]+$")
 _PROMPTS = ("prompt", "invalid_prompt", "timeout_prompt", "failure_prompt")
 
 
-class GatherStep(StepBase, tag="gather"):
+class GatherStep(StepBase, frozen=True, tag="gather"):
     """Ask with `prompt`, keep the answer in `into`, go to `next`.
 
     Digits are accepted when their count fits (`num_digits`, or `min_digits`..`max_digits`). With `choices`,
@@ -45,7 +45,7 @@ class GatherStep(StepBase, tag="gather"):
     input: Annotated[list[InputKind], msgspec.Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: ["dtmf"]
     )
-    num_digits: Annotated[int | None, msgspec.Meta(ge=1, le=32, description="Exact number of digits")] = None
+    num_digits: Annotated[int, msgspec.Meta(ge=1, le=32, description="Exact number of digits")] | None = None
     min_digits: Annotated[int, msgspec.Meta(ge=1, le=32)] = 1
     max_digits: Annotated[int, msgspec.Meta(ge=1, le=32)] = 20
     finish_on_key: Annotated[DtmfKey, msgspec.Meta(description='Key that ends the entry ("" for none)')] = "#"

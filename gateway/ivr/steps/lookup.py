@@ -20,7 +20,7 @@ _FIXED_ORIGIN = re.compile(r"^https?://[^/?#{}\s]+[/?]")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 
 
-class HttpStep(StepBase, tag="http"):
+class HttpStep(StepBase, frozen=True, tag="http"):
     """Call `url` (JSON), copy fields of the reply into variables (`results`), go to `next`.
 
     Any failure (no answer within `timeout`, a status outside 200-299, a reply that is not JSON) goes to

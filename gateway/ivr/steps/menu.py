@@ -33,7 +33,7 @@ _KEY = re.compile(r"^[0-9*#]+$")
 _PROMPTS = ("greeting", "short_greeting", "invalid_prompt", "timeout_prompt", "exit_prompt")
 
 
-class MenuStep(StepBase, tag="menu"):
+class MenuStep(StepBase, frozen=True, tag="menu"):
     """Play a greeting and send the caller where the key they press (or the word they say) leads.
 
     The first time the caller hears `greeting`; after a mistake, `invalid_prompt` or `timeout_prompt` and then
@@ -95,7 +95,12 @@ class MenuStep(StepBase, tag="menu"):
                 hint = did_you_mean(key, _SPECIAL) or "keys are digits 0-9, * or #; or `_` and `timeout`"
                 yield Issue(("options", key), f"'{key}' is not a key a caller can press", hint, at_key=True)
         if not keys:
-            yield Issue(("options",), "the menu has no key to press", 'add e.g. `"1": <step>` under options')
+            yield Issue(
+                ("options",),
+                "the menu has no key to press",
+                'add e.g. `"1": <step>` under options',
+                at_key=True,
+            )
         for key in self.speech:
             if key not in keys:
                 hint = did_you_mean(key, keys) or "speech words map to the keys under `options`"
@@ -106,6 +111,7 @@ class MenuStep(StepBase, tag="menu"):
                 f"after {self.max_failures} invalid entries the call ends without a word",
                 "add `_: <step>` under options (e.g. an operator), or an `exit_prompt`",
                 severity="warning",
+                at_key=True,
             )
 
     def _gather(self, run: Run, prompts: list[Sound]) -> Gather:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from gateway.ivr.run import Run
 
 
-class PlayStep(StepBase, tag="play"):
+class PlayStep(StepBase, frozen=True, tag="play"):
     """Play audio (an https URL, or a file under ivr_flows/ such as audio/welcome.wav), then go to `next`."""
 
     url: Annotated[str, msgspec.Meta(min_length=1, description="https URL or a path relative to ivr_flows/")]

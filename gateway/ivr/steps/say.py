@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from gateway.ivr.run import Run
 
 
-class SayStep(StepBase, tag="say"):
+class SayStep(StepBase, frozen=True, tag="say"):
     """Speak `text` to the caller with text-to-speech, then go to `next`."""
 
     text: Annotated[str, msgspec.Meta(min_length=1, description="What to say; may use {{ variables }}")]

@@ -23,7 +23,7 @@ _SIP_URI = re.compile(r"^sips?:[^\s@]+@[^\s@]+$")
 _CUSTOM_HEADER = re.compile(r"^X-[A-Za-z0-9-]+$")
 
 
-class TransferStep(StepBase, tag="transfer"):
+class TransferStep(StepBase, frozen=True, tag="transfer"):
     """Connect the caller to exactly one of `agent`, `number` or `sip`.
 
     If the transfer fails (busy, no answer, failed) the caller goes to `on_failure`, or the call ends.

@@ -1,0 +1,175 @@
+"""Checks on a typed flow that its types cannot express: references, reachability, templates, numbers.
+
+`check_flow` looks at one flow alone; `check_flows` at a set of flows together (references to other flows,
+and loops that can spin without caller input, which may run through several flows).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from gateway.ivr.flow import Flow
+from gateway.ivr.loops import Node, spin_loops
+from gateway.ivr.problems import FieldPath, Issue, did_you_mean
+from gateway.ivr.state import BUILTIN_VARIABLES
+from gateway.ivr.steps import CheckContext
+from gateway.ivr.templates import VARIABLE_NAME, TemplateError, variables_in
+from routing.numbers import InvalidNumber, normalize
+
+__all__ = ["check_flow", "check_flows"]
+
+STEP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def check_flow(flow: Flow, *, base_dir: Path | None) -> list[Issue]:
+    issues: list[Issue] = []
+    context = CheckContext(frozenset(flow.schedules), base_dir)
+    known = set(BUILTIN_VARIABLES) | set(flow.variables)
+    for step in flow.steps.values():
+        known.update(name for _, name in step.assigns())
+    if flow.start not in flow.steps:
+        issues.append(
+            Issue(("start",), f"start step '{flow.start}' does not exist", _closest(flow.start, flow.steps))
+        )
+    for name in flow.variables:
+        issues.extend(_check_assignable(("variables", name), name))
+    for step_id, step in flow.steps.items():
+        at = ("steps", step_id)
+        if not STEP_ID.match(step_id):
+            issues.append(
+                Issue(at, f"'{step_id}' is not a valid step id", "use letters, digits, _ and -", at_key=True)
+            )
+        for link in step.links():
+            if link.flow is None and link.target is not None and link.target not in flow.steps:
+                hint = _closest(link.target, flow.steps)
+                issues.append(Issue((*at, *link.field), f"'{link.target}' is not a step of this flow", hint))
+        issues.extend(_check_templates(at, step.texts(), known))
+        issues.extend(_check_names(at, step.variables_read(), known))
+        for path, name in step.assigns():
+            issues.extend(_check_assignable((*at, *path), name))
+        for path, number in step.numbers():
+            issues.extend(_check_number((*at, *path), number))
+        issues.extend(
+            Issue((*at, *i.path), i.message, i.hint, i.severity, i.at_key) for i in step.check(context)
+        )
+    issues.extend(_unreachable(flow))
+    return issues
+
+
+def check_flows(flows: Mapping[str, Flow]) -> dict[str, list[Issue]]:
+    """Problems that need the whole set: links to other flows, and loops without caller input."""
+    issues: dict[str, list[Issue]] = {flow_id: [] for flow_id in flows}
+    for flow_id, flow in flows.items():
+        for step_id, step in flow.steps.items():
+            for link in step.links():
+                if link.flow is None:
+                    continue
+                path = ("steps", step_id, *link.field)
+                other = flows.get(link.flow)
+                if other is None:
+                    issues[flow_id].append(
+                        Issue(path, f"flow '{link.flow}' does not exist", _closest(link.flow, flows))
+                    )
+                elif link.target is not None and link.target not in other.steps:
+                    hint = _closest(link.target, other.steps)
+                    issues[flow_id].append(
+                        Issue(path, f"flow '{link.flow}' has no step '{link.target}'", hint)
+                    )
+    for loop in spin_loops(flows):
+        described = " -> ".join(_node_label(node, loop[0][0]) for node in [*loop, loop[0]])
+        for flow_id in dict.fromkeys(node[0] for node in loop):
+            first = next(node for node in loop if node[0] == flow_id)
+            issues[flow_id].append(
+                Issue(
+                    ("steps", first[1]),
+                    f"these steps can loop forever without the caller doing anything: {described}",
+                    "let the caller choose somewhere in the loop (menu, gather), or end it (transfer, hangup)",
+                    at_key=True,
+                )
+            )
+    return issues
+
+
+def _node_label(node: Node, home: str) -> str:
+    return node[1] if node[0] == home else f"{node[0]}:{node[1]}"
+
+
+def _closest(word: str, choices: Iterable[str]) -> str | None:
+    names = sorted(choices)
+    return did_you_mean(word, names) or (f"known: {', '.join(names[:12])}" if names else None)
+
+
+def _check_templates(at: FieldPath, texts: Iterable[tuple[FieldPath, str]], known: set[str]) -> list[Issue]:
+    issues = []
+    for path, template in texts:
+        try:
+            names = variables_in(template)
+        except TemplateError as error:
+            issues.append(Issue((*at, *path), str(error)))
+            continue
+        issues.extend(_check_names(at, [(path, name) for name in names], known))
+    return issues
+
+
+def _check_names(at: FieldPath, names: Iterable[tuple[FieldPath, str]], known: set[str]) -> list[Issue]:
+    issues = []
+    for path, name in names:
+        if name not in known:
+            hint = did_you_mean(name, sorted(known)) or "declare it under `variables:` at the top of the flow"
+            issues.append(Issue((*at, *path), f"unknown variable '{name}'", hint))
+    return issues
+
+
+def _check_assignable(path: FieldPath, name: str) -> list[Issue]:
+    if name in BUILTIN_VARIABLES:
+        return [
+            Issue(
+                path, f"'{name}' is set by the call and cannot be changed", "pick another name", at_key=True
+            )
+        ]
+    if not VARIABLE_NAME.match(name):
+        return [
+            Issue(path, f"'{name}' is not a valid variable name", "use letters, digits and _", at_key=True)
+        ]
+    return []
+
+
+def _check_number(path: FieldPath, number: str) -> list[Issue]:
+    try:
+        e164 = normalize(number, None).e164
+    except InvalidNumber as error:
+        return [
+            Issue(
+                path,
+                f"'{number}' is not a valid phone number ({error.reason})",
+                "write it in E.164 form: + country code and number, e.g. +442079460000",
+            )
+        ]
+    if e164 != number:
+        return [Issue(path, f"write the number as {e164}", "E.164 form: no spaces or punctuation")]
+    return []
+
+
+def _unreachable(flow: Flow) -> list[Issue]:
+    if flow.start not in flow.steps:
+        return []
+    seen = {flow.start}
+    pending = [flow.start]
+    while pending:
+        step = flow.steps[pending.pop()]
+        for link in step.links():
+            if link.flow is None and link.target in flow.steps and link.target not in seen:
+                seen.add(link.target)
+                pending.append(link.target)
+    return [
+        Issue(
+            ("steps", step_id),
+            f"step '{step_id}' can never be reached",
+            f"link to it from another step (e.g. `next: {step_id}`) or delete it",
+            at_key=True,
+        )
+        for step_id in flow.steps
+        if step_id not in seen
+    ]
