@@ -8,7 +8,7 @@ matched").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from routing.matching import CallContext, CompiledRoute, requirements
 from routing.model import Decision, RejectTarget, Target, TraceEntry, target_label
@@ -17,69 +17,74 @@ __all__ = ["NO_MATCH_TARGET", "decide"]
 
 NO_MATCH_TARGET = RejectTarget(reason="unavailable")
 
-_DISABLED = "route is disabled"
-
 
 def decide(
-    candidates: Iterable[CompiledRoute],
+    candidates: Sequence[CompiledRoute],
     context: CallContext,
     unavailable: frozenset[str],
     default_target: Target | None,
+    *,
+    numbers_checked: bool = False,
+    default_needs: frozenset[str] | None = None,
 ) -> Decision:
+    """Apply the rule to `candidates` (in evaluation order) for the call in `context`.
+
+    `numbers_checked`: every candidate is known to match the dialled number (they come from an index).
+    `default_needs`: `requirements(default_target)`, when the caller has it at hand.
+    """
     trace: list[TraceEntry] = []
-    winner: CompiledRoute | None = None
-    chosen: Target | None = None
-    used_fallback = False
-    lost_why = ""
-    for route in candidates:
+    append = trace.append
+    for position, route in enumerate(candidates):
         if not route.enabled:
-            trace.append(TraceEntry(route_id=route.id, outcome="disabled", why=_DISABLED))
+            append(route.disabled_entry)
             continue
-        if winner is not None:
-            trace.append(TraceEntry(route_id=route.id, outcome="lost", why=lost_why))
-            continue
-        why_not = route.why_not(context)
-        if why_not is not None:
-            trace.append(TraceEntry(route_id=route.id, outcome="skipped", why=why_not))
-            continue
-        if unavailable.isdisjoint(route.target_needs):
-            winner, chosen = route, route.target
-            trace.append(TraceEntry(route_id=route.id, outcome="matched", why=route.matched_why))
-        elif route.fallback is not None and unavailable.isdisjoint(route.fallback_needs):
-            winner, chosen, used_fallback = route, route.fallback, True
-            why = f"{route.matched_why}; target {target_label(route.target)} unavailable, used fallback"
-            trace.append(TraceEntry(route_id=route.id, outcome="matched", why=why))
+        if numbers_checked and route.unconditional:
+            why_not = None
         else:
-            trace.append(TraceEntry(route_id=route.id, outcome="unavailable", why=_unavailable_why(route)))
-            continue
-        lost_why = f"route {route.id!r} (priority {route.priority}) won first"
+            why_not = route.why_not(context, number_checked=numbers_checked)
+        if why_not is not None:
+            append(route.skipped_entry(why_not))
+        elif unavailable.isdisjoint(route.target_needs):
+            append(route.matched_entry)
+            return _won(route, route.target, route.matched_reason, False, trace, candidates[position + 1 :])
+        elif route.fallback is not None and unavailable.isdisjoint(route.fallback_needs):
+            append(route.fallback_entry)
+            return _won(route, route.fallback, route.fallback_reason, True, trace, candidates[position + 1 :])
+        else:
+            append(route.unavailable_entry)
+    return _without_route(context, unavailable, default_target, default_needs, trace)
 
-    if winner is not None and chosen is not None:
-        reason = f"route {winner.id!r} matched"
-        if used_fallback:
-            reason += f"; target {target_label(winner.target)} unavailable, used fallback"
-        return Decision(
-            target=chosen, route_id=winner.id, reason=reason, used_fallback=used_fallback, trace=tuple(trace)
-        )
-    return _without_route(context, unavailable, default_target, trace)
 
-
-def _unavailable_why(route: CompiledRoute) -> str:
-    why = f"{route.matched_why}; target {target_label(route.target)} unavailable"
-    if route.fallback is None:
-        return why + ", no fallback"
-    return why + f", fallback {target_label(route.fallback)} unavailable"
+def _won(
+    winner: CompiledRoute,
+    target: Target,
+    reason: str,
+    used_fallback: bool,
+    trace: list[TraceEntry],
+    behind: Sequence[CompiledRoute],
+) -> Decision:
+    for route in behind:
+        trace.append(route.lost_entry(winner) if route.enabled else route.disabled_entry)
+    return Decision(
+        target=target, route_id=winner.id, reason=reason, used_fallback=used_fallback, trace=tuple(trace)
+    )
 
 
 def _without_route(
-    context: CallContext, unavailable: frozenset[str], default_target: Target | None, trace: list[TraceEntry]
+    context: CallContext,
+    unavailable: frozenset[str],
+    default_target: Target | None,
+    default_needs: frozenset[str] | None,
+    trace: list[TraceEntry],
 ) -> Decision:
     any_unavailable = any(entry.outcome == "unavailable" for entry in trace)
     reason = "no available route matched" if any_unavailable else "no route matched"
     if context.to_invalid is not None:
         reason += f" (dialled number invalid: {context.to_invalid})"
     if default_target is not None:
-        if unavailable.isdisjoint(requirements(default_target)):
+        if default_needs is None:
+            default_needs = requirements(default_target)
+        if unavailable.isdisjoint(default_needs):
             return Decision(
                 target=default_target, route_id=None, reason=reason + "; project default", trace=tuple(trace)
             )

@@ -23,6 +23,8 @@ __all__ = ["ProjectIndex", "RoutingIndex", "UnknownProject", "build_index", "bui
 
 _NOTHING: frozenset[str] = frozenset()
 _BUILD_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+_MERGE_MEMO_LIMIT = 65536
+"""Distinct combinations of matching pattern groups remembered per project (they are few in practice)."""
 
 
 class UnknownProject(KeyError):
@@ -49,36 +51,48 @@ class ProjectIndex:
         self.project_id = table.project_id
         self.table = table
         self.default_target: Target | None = table.default_target
+        self._default_needs = requirements(table.default_target) if table.default_target is not None else None
         self.default_region = table.default_region
         self.trunk_regions = dict(table.trunk_regions)
         self.routes = tuple(sorted((CompiledRoute(r, i) for i, r in enumerate(table.routes)), key=_sort_key))
         self._catch_all = tuple(r for r in self.routes if r.numbers.matches_any)
         prefix_tables: dict[int, dict[str, list[CompiledRoute]]] = {}
-        ranges: list[tuple[str, str, CompiledRoute]] = []
-        exact: dict[str, list[CompiledRoute]] = {}
+        ranges: list[tuple[str, str, tuple[CompiledRoute]]] = []
+        exact: dict[str, CompiledRoute] = {}
+        listed_twice: dict[str, list[CompiledRoute]] = {}
         for route in self.routes:
             for prefix in route.numbers.prefixes:
                 prefix_tables.setdefault(len(prefix), {}).setdefault(prefix, []).append(route)
-            ranges.extend((low, high, route) for low, high in route.numbers.ranges)
-            for number in route.numbers.exact:
-                exact.setdefault(number, []).append(route)
+            ranges.extend((low, high, (route,)) for low, high in route.numbers.ranges)
+            for number in route.numbers.exact_numbers():
+                first = exact.setdefault(number, route)
+                if first is not route:
+                    listed_twice.setdefault(number, [first]).append(route)
         self._prefix_tables = tuple(
             (length, {prefix: tuple(routes) for prefix, routes in table_.items()})
             for length, table_ in sorted(prefix_tables.items())
         )
         self._ranges = tuple(ranges)
-        self._exact = self._build_buckets(exact)
+        self._merged: dict[tuple[int, ...], tuple[CompiledRoute, ...]] = {}
+        self._exact = self._build_buckets(exact, listed_twice)
 
-    def _build_buckets(self, exact: dict[str, list[CompiledRoute]]) -> dict[str, _Bucket]:
-        shared: dict[tuple[int, ...], _Bucket] = {}
+    def _build_buckets(
+        self, exact: dict[str, CompiledRoute], listed_twice: dict[str, list[CompiledRoute]]
+    ) -> dict[str, _Bucket]:
+        """One bucket per distinct (exact routes, pattern candidates); numbers sharing both share it."""
+        shared: dict[tuple[object, int], tuple[_Bucket, tuple[CompiledRoute, ...]]] = {}
         buckets: dict[str, _Bucket] = {}
-        for number, routes in exact.items():
-            candidates = self._merge(routes, self._pattern_candidates(number))
-            key = tuple(route.sort_key[2] for route in candidates)
-            bucket = shared.get(key)
-            if bucket is None:
-                bucket = shared[key] = _Bucket(candidates)
+        for number, route in exact.items():
+            pattern = self._pattern_candidates(number)
+            routes = listed_twice.get(number)
+            key = (route if routes is None else tuple(routes), id(pattern))
+            found = shared.get(key)
+            if found is None:
+                bucket = _Bucket(self._merge(routes or (route,), pattern))
                 self._precompute(bucket, number)
+                shared[key] = (bucket, pattern)  # holding `pattern` keeps its id() from being reused
+            else:
+                bucket = found[0]
             buckets[number] = bucket
         return buckets
 
@@ -96,17 +110,23 @@ class ProjectIndex:
         return tuple(sorted(set(first).union(second), key=_sort_key))
 
     def _pattern_candidates(self, e164: str) -> tuple[CompiledRoute, ...]:
-        hits: list[CompiledRoute] = []
+        groups: list[tuple[CompiledRoute, ...]] = []
         for length, table in self._prefix_tables:
             routes = table.get(e164[:length])
             if routes is not None:
-                hits.extend(routes)
+                groups.append(routes)
         for low, high, route in self._ranges:
             if len(low) == len(e164) and low <= e164 <= high:
-                hits.append(route)
-        if not hits:
+                groups.append(route)
+        if not groups:
             return self._catch_all
-        return self._merge(hits, self._catch_all)
+        key = tuple(map(id, groups))
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = self._merge([route for group in groups for route in group], self._catch_all)
+            if len(self._merged) < _MERGE_MEMO_LIMIT:
+                self._merged[key] = merged
+        return merged
 
     def candidates(self, e164: str | None) -> tuple[CompiledRoute, ...]:
         """Routes that can match a call to `e164` (None: an invalid dialled number), in evaluation order."""
@@ -128,9 +148,18 @@ class ProjectIndex:
             if static is not None and (not unavailable or unavailable.isdisjoint(bucket.static_needs)):
                 return static
             context = CallContext(call, self.region_for(call.trunk), call.to)
-            return decide(bucket.candidates, context, unavailable, self.default_target)
-        context = CallContext(call, self.region_for(call.trunk))
-        return decide(self.candidates(context.to_e164), context, unavailable, self.default_target)
+            candidates = bucket.candidates
+        else:
+            context = CallContext(call, self.region_for(call.trunk))
+            candidates = self.candidates(context.to_e164)
+        return decide(
+            candidates,
+            context,
+            unavailable,
+            self.default_target,
+            numbers_checked=True,
+            default_needs=self._default_needs,
+        )
 
     def explain(self, call: Call, unavailable: frozenset[str] = _NOTHING) -> Decision:
         """Like `resolve`, but evaluates every route, so the trace covers the whole table."""
@@ -159,7 +188,10 @@ class RoutingIndex:
             raise UnknownProject(project_id) from None
 
     def resolve(self, project_id: str, call: Call, *, unavailable: frozenset[str] = _NOTHING) -> Decision:
-        return self.project(project_id).resolve(call, unavailable)
+        project = self._projects.get(project_id)
+        if project is None:
+            raise UnknownProject(project_id)
+        return project.resolve(call, unavailable)
 
     def with_project(self, table: ProjectRouting) -> RoutingIndex:
         """A new index with `table` compiled in place of that project's previous routes."""

@@ -7,7 +7,7 @@ None when every condition holds, else a short, log-safe reason (no phone numbers
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from fnmatch import translate
 
@@ -20,7 +20,10 @@ from routing.model import (
     RejectTarget,
     Route,
     Target,
+    TraceEntry,
+    TraceOutcome,
     VoicemailTarget,
+    target_label,
 )
 from routing.numbers import InvalidNumber, caller_region, is_canonical_e164, is_withheld, normalize
 from routing.schedule import CompiledSchedule
@@ -49,15 +52,29 @@ def requirements(target: Target) -> frozenset[str]:
 
 
 class NumberSet:
-    """Exact numbers, prefixes and inclusive ranges of E.164 strings; empty means "any number"."""
+    """Exact numbers, prefixes and inclusive ranges of E.164 strings; empty means "any number".
 
-    __slots__ = ("exact", "matches_any", "prefixes", "ranges")
+    The set of exact numbers is built on first use: the index keeps its own table of them, so routes with
+    thousands of numbers do not hold a second copy unless a scan (`explain`, validation) asks.
+    """
+
+    __slots__ = ("_exact", "_patterns", "matches_any", "prefixes", "ranges")
 
     def __init__(self, patterns: list[str], ranges: list[tuple[str, str]]) -> None:
-        self.exact = frozenset(p for p in patterns if not p.endswith("*"))
+        self._patterns = patterns
+        self._exact: frozenset[str] | None = None
         self.prefixes = tuple(sorted({p[:-1] for p in patterns if p.endswith("*")}))
         self.ranges = tuple(ranges)
         self.matches_any = not patterns and not ranges
+
+    def exact_numbers(self) -> Iterator[str]:
+        return (pattern for pattern in self._patterns if not pattern.endswith("*"))
+
+    @property
+    def exact(self) -> frozenset[str]:
+        if self._exact is None:
+            self._exact = frozenset(self.exact_numbers())
+        return self._exact
 
     def contains(self, e164: str) -> bool:
         if self.matches_any or e164 in self.exact:
@@ -70,7 +87,16 @@ class NumberSet:
 class CallContext:
     """One call's facts, normalised once and lazily (the caller is parsed only if a route asks about it)."""
 
-    __slots__ = ("_caller", "_caller_done", "_headers", "call", "region", "to_e164", "to_invalid")
+    __slots__ = (
+        "_caller",
+        "_caller_done",
+        "_headers",
+        "_withheld",
+        "call",
+        "region",
+        "to_e164",
+        "to_invalid",
+    )
 
     def __init__(self, call: Call, region: str, to_e164: str | None = None) -> None:
         self.call = call
@@ -82,6 +108,7 @@ class CallContext:
         self._caller: str | None = None
         self._caller_done = False
         self._headers: dict[str, str] | None = None
+        self._withheld: bool | None = None
 
     @property
     def at(self) -> datetime:
@@ -89,7 +116,9 @@ class CallContext:
 
     @property
     def caller_withheld(self) -> bool:
-        return is_withheld(self.call.from_)
+        if self._withheld is None:
+            self._withheld = is_withheld(self.call.from_)
+        return self._withheld
 
     @property
     def caller_e164(self) -> str | None:
@@ -172,13 +201,20 @@ class CompiledRoute:
     """A route with its conditions prepared; `sort_key` is (priority, id, position in the table)."""
 
     __slots__ = (
+        "_lost",
+        "_skipped",
         "caller",
+        "disabled_entry",
         "enabled",
         "fallback",
+        "fallback_entry",
         "fallback_needs",
+        "fallback_reason",
         "headers",
         "id",
-        "matched_why",
+        "lost_why",
+        "matched_entry",
+        "matched_reason",
         "numbers",
         "priority",
         "route",
@@ -188,6 +224,7 @@ class CompiledRoute:
         "target",
         "target_needs",
         "trunks",
+        "unavailable_entry",
         "unconditional",
     )
 
@@ -211,7 +248,39 @@ class CompiledRoute:
         self.unconditional = (
             self.trunks is None and self.caller is None and not self.headers and self.schedule is None
         )
-        self.matched_why = "conditions held: " + ", ".join(self.condition_kinds() or ["no conditions"])
+        self._describe()
+
+    def _describe(self) -> None:
+        """Reasons and trace entries are the same for every call, so they are made once, here."""
+        held = "conditions held: " + ", ".join(self.condition_kinds() or ["no conditions"])
+        target = target_label(self.target)
+        self.matched_reason = f"route {self.id!r} matched"
+        self.fallback_reason = f"{self.matched_reason}; target {target} unavailable, used fallback"
+        self.lost_why = f"route {self.id!r} (priority {self.priority}) won first"
+        self.disabled_entry = self._entry("disabled", "route is disabled")
+        self.matched_entry = self._entry("matched", held)
+        self.fallback_entry = self._entry("matched", f"{held}; target {target} unavailable, used fallback")
+        unavailable = f"{held}; target {target} unavailable, " + (
+            "no fallback" if self.fallback is None else f"fallback {target_label(self.fallback)} unavailable"
+        )
+        self.unavailable_entry = self._entry("unavailable", unavailable)
+        self._skipped: dict[str, TraceEntry] = {}
+        self._lost: dict[str, TraceEntry] = {}
+
+    def _entry(self, outcome: TraceOutcome, why: str) -> TraceEntry:
+        return TraceEntry(route_id=self.id, outcome=outcome, why=why)
+
+    def skipped_entry(self, why: str) -> TraceEntry:
+        found = self._skipped.get(why)
+        if found is None:
+            found = self._skipped[why] = self._entry("skipped", why)
+        return found
+
+    def lost_entry(self, winner: CompiledRoute) -> TraceEntry:
+        found = self._lost.get(winner.lost_why)
+        if found is None:
+            found = self._lost[winner.lost_why] = self._entry("lost", winner.lost_why)
+        return found
 
     def condition_kinds(self) -> list[str]:
         """Names of the conditions this route sets, for traces and compile reports."""
@@ -228,13 +297,18 @@ class CompiledRoute:
             kinds.append("schedule " + ("open" if self.schedule_when_open else "closed"))
         return kinds
 
-    def why_not(self, context: CallContext) -> str | None:
-        """None when every condition holds for the call, else why the route does not match."""
-        if not self.numbers.matches_any:
+    def why_not(self, context: CallContext, *, number_checked: bool = False) -> str | None:
+        """None when every condition holds for the call, else why the route does not match.
+
+        `number_checked`: the caller already knows the dialled number matches (an index candidate).
+        """
+        if not number_checked and not self.numbers.matches_any:
             if context.to_e164 is None:
                 return f"dialled number invalid ({context.to_invalid})"
             if not self.numbers.contains(context.to_e164):
                 return "dialled number not in route's numbers or ranges"
+        if self.unconditional:
+            return None
         if self.trunks is not None and context.call.trunk not in self.trunks:
             return "trunk not in route's trunks"
         for name, accepts in self.headers:

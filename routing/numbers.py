@@ -80,6 +80,8 @@ def is_withheld(raw: str | None) -> bool:
     """True for callers that withheld their number (empty, "anonymous", Twilio's +266696687, ...)."""
     if raw is None:
         return True
+    if raw[:1] == "+" and raw[1:].isdigit():
+        return raw in WITHHELD_NUMBERS
     user = sip_user_part(raw)
     return user.lower() in WITHHELD_WORDS or user in WITHHELD_NUMBERS
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ HIT = FlowTarget(flow="hit")
 MISS = RejectTarget(reason="declined")
 
 
-def outcome(rule_options: dict[str, object], the_call: Call) -> bool:
+def outcome(rule_options: dict[str, Any], the_call: Call) -> bool:
     """True when the route with `rule_options` takes the call (the default answers otherwise)."""
     routes = table(route("r", HIT, **rule_options), default=MISS)
     decision = resolve(routes, the_call)

@@ -23,6 +23,7 @@ from routing.model import (
     Route,
     Schedule,
     ScheduleMatch,
+    Target,
     VoicemailTarget,
 )
 from routing.resolve import explain, resolve
@@ -35,7 +36,7 @@ SCHEDULE = Schedule(
     weekly=[OpeningHours(days=["mon", "tue", "wed", "thu", "fri"], open="09:00", close="17:30")],
 )
 
-targets = st.sampled_from(
+targets: st.SearchStrategy[Target] = st.sampled_from(
     [
         AgentTarget(agent="sales"),
         AgentTarget(agent="support", overrides={"lang": "fr"}),
@@ -156,7 +157,7 @@ def test_an_added_rule_that_does_not_match_never_changes_the_decision(
     call: Call,
     unavailable: frozenset[str],
     match: Match,
-    target: RejectTarget | AgentTarget,
+    target: Target,
     priority: int,
 ) -> None:
     extra = Route(id="extra", priority=priority, match=match, target=target)

@@ -4,14 +4,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from routing.model import OpeningHours, Schedule, ScheduleException
+from routing.model import OpeningHours, Schedule, ScheduleException, Weekday
 from routing.schedule import always_open, is_open, never_opens
 
-WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+WEEKDAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def office(zone: str, *, holidays: list[date] | None = None, **extra: list[ScheduleException]) -> Schedule:
@@ -139,7 +139,7 @@ def test_never_opens() -> None:
 
 
 def test_always_open() -> None:
-    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    every_day: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     assert always_open(
         Schedule(timezone="UTC", weekly=[OpeningHours(days=every_day, open="00:00", close="24:00")])
     )

@@ -14,6 +14,7 @@ from routing.model import (
     ScheduleException,
     ScheduleMatch,
     VoicemailTarget,
+    Weekday,
 )
 from routing.validate import Problem, has_errors, validate
 
@@ -101,7 +102,7 @@ def test_conditions_that_narrow_a_route_prevent_shadowing() -> None:
 
 def test_schedules_that_never_open_or_never_close() -> None:
     closed = Schedule(timezone="UTC", exceptions=[ScheduleException(date=date(2025, 1, 1), closed=True)])
-    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    every_day: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     always = Schedule(timezone="UTC", weekly=[OpeningHours(days=every_day, open="00:00", close="24:00")])
     problems = problems_of(
         route("never", MENU, schedule=ScheduleMatch(schedule=closed)),
