@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from routing.index import build_index  # noqa: E402
-from routing.model import (  # noqa: E402
+from routing.index import build_index
+from routing.model import (
     AgentTarget,
     Call,
     CallerMatch,
