@@ -11,8 +11,10 @@ from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.steps import (
     BranchStep,
     GatherStep,
+    GotoStep,
     HangupStep,
     HttpStep,
+    IncludeStep,
     LinkKind,
     MenuStep,
     PlayStep,
@@ -102,6 +104,10 @@ def summary(step: Step) -> str:
             return f"transfer to {step.target_label}"
         case RecordStep(max_length=max_length):
             return f"record up to {max_length}s"
+        case GotoStep(flow=flow, step=target):
+            return f"go to {'flow ' + flow if flow else target}" + (f" at {target}" if flow and target else "")
+        case IncludeStep(flow=flow):
+            return f"include flow {flow}"
         case HangupStep(reason=reason, reject=reject):
             return f"reject ({reject})" if reject else f"hang up ({reason})"
     return step_type(step)

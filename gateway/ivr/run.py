@@ -174,7 +174,7 @@ class Run:
 
     def return_from_include(self) -> str | None:
         if not self.stack:
-            self.hangup("returned")
+            self.hangup("completed")
             return None
         frame = self.stack.pop()
         return self.enter_flow(frame.flow, frame.step)

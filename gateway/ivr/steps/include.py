@@ -27,7 +27,7 @@ class IncludeStep(StepBase, frozen=True, tag="include"):
 
 
 class ReturnStep(StepBase, frozen=True, tag="return"):
-    """Leave an included flow: continue after the `include` step that ran it (ends the call if none did)."""
+    """Leave an included flow: continue after the `include` step that ran it (hangs up, "completed", if none did)."""
 
     def enter(self, run: Run) -> str | None:
         return run.return_from_include()

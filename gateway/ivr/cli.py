@@ -1,0 +1,205 @@
+"""`trunkline flows ...`: lint, test, simulate and graph IVR flows; regenerate the editors' schema.
+
+`main(argv) -> int` is the whole interface (the gateway's CLI delegates to it). The flows directory is
+``--flows-dir``, else ``$TRUNKLINE_FLOWS_DIR``, else ``./ivr_flows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from gateway.ivr.actions import HttpRequest
+from gateway.ivr.driver import fetch_with_httpx_sync
+from gateway.ivr.events import HttpResult
+from gateway.ivr.flowtests import run_tests
+from gateway.ivr.graph import to_dot, to_mermaid
+from gateway.ivr.loader import display_path
+from gateway.ivr.problems import FlowProblem
+from gateway.ivr.registry import FLOW_SUFFIX, FlowRegistry
+from gateway.ivr.schema import TESTS_DIR, schema_files
+from gateway.ivr.simulate import simulate
+from gateway.ivr.state import CallContext
+
+__all__ = ["default_flows_dir", "main"]
+
+
+def default_flows_dir() -> Path:
+    return Path(os.environ.get("TRUNKLINE_FLOWS_DIR") or "ivr_flows")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trunkline flows", description="Work with IVR flow files.")
+    parser.add_argument(
+        "--flows-dir", type=Path, help="flows directory (default $TRUNKLINE_FLOWS_DIR or ./ivr_flows)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    lint = commands.add_parser("lint", help="check flow files; prints file:line:col: error: message (hint)")
+    lint.add_argument(
+        "paths", nargs="*", type=Path, help="flow files or directories (default: the flows dir)"
+    )
+    lint.add_argument("--strict", action="store_true", help="warnings fail too")
+    test = commands.add_parser("test", help="run flow tests (default: <flows dir>/tests)")
+    test.add_argument("paths", nargs="*", type=Path, help="test files or directories")
+    test.add_argument("-v", "--verbose", action="store_true", help="also list passing tests and transcripts")
+    sim = commands.add_parser("simulate", help="talk to a flow in the terminal")
+    sim.add_argument("flow", help="flow id (file name without .yaml)")
+    sim.add_argument("--caller", default="+447911123000", help="caller's number (E.164)")
+    sim.add_argument("--called", default="+442079460000", help="number called (E.164)")
+    sim.add_argument(
+        "--at", type=datetime.fromisoformat, help="time of the call, ISO 8601 with zone (default now)"
+    )
+    sim.add_argument(
+        "--offline", action="store_true", help="make every HTTP lookup fail instead of calling it"
+    )
+    graph = commands.add_parser("graph", help="print a flow as a Mermaid or Graphviz graph")
+    graph.add_argument("flow", help="flow id")
+    graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    schema = commands.add_parser("schema", help="write schema.json files for editors")
+    schema.add_argument("--check", action="store_true", help="only check they are up to date")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None
+) -> int:
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    out = stdout or sys.stdout
+    flows_dir: Path = args.flows_dir or default_flows_dir()
+    if args.command == "lint":
+        return _lint(args.paths or [flows_dir], strict=args.strict, out=out)
+    if args.command == "test":
+        return _test(flows_dir, args.paths or [flows_dir / TESTS_DIR], verbose=args.verbose, out=out)
+    if args.command == "simulate":
+        return _simulate(flows_dir, args, stdin or sys.stdin, out)
+    if args.command == "graph":
+        return _graph(flows_dir, args.flow, args.format, out)
+    return _schema(flows_dir, check=args.check, out=out)
+
+
+def _print_problems(problems: Sequence[FlowProblem], out: TextIO) -> tuple[int, int]:
+    for problem in problems:
+        print(problem, file=out)
+    errors = sum(problem.severity == "error" for problem in problems)
+    return errors, len(problems) - errors
+
+
+def _lint(paths: Sequence[Path], *, strict: bool, out: TextIO) -> int:
+    problems: list[FlowProblem] = []
+    count = 0
+    registries: dict[Path, FlowRegistry] = {}
+    for path in paths:
+        directory = path if path.is_dir() else path.parent
+        if not path.exists():
+            problems.append(FlowProblem(display_path(path), 1, 1, None, "no such file or directory"))
+            continue
+        registry = registries.get(directory.resolve())
+        if registry is None:
+            registry = registries[directory.resolve()] = FlowRegistry(directory)
+            registry.load_all()
+        wanted = (
+            {display_path(p) for p in directory.glob(f"*{FLOW_SUFFIX}")}
+            if path.is_dir()
+            else {display_path(path)}
+        )
+        count += len(wanted)
+        problems.extend(problem for problem in registry.problems if problem.file in wanted)
+    errors, warnings = _print_problems(problems, out)
+    print(f"{count} flow file(s): {errors} error(s), {warnings} warning(s)", file=out)
+    return 1 if errors or (strict and warnings) else 0
+
+
+def _load(flows_dir: Path, out: TextIO) -> FlowRegistry:
+    registry = FlowRegistry(flows_dir)
+    registry.load_all()
+    return registry
+
+
+def _test(flows_dir: Path, paths: Sequence[Path], *, verbose: bool, out: TextIO) -> int:
+    registry = _load(flows_dir, out)
+    results, problems = run_tests(paths, registry)
+    broken = [problem for problem in registry.problems if problem.severity == "error"]
+    errors, _ = _print_problems([*broken, *problems], out)
+    for result in results:
+        if verbose or not result.passed:
+            print(result, file=out)
+        if verbose and not result.passed:
+            for text in result.transcript:
+                print(f"    heard: {text}", file=out)
+    failed = sum(not result.passed for result in results)
+    print(f"{len(results)} flow test(s): {len(results) - failed} passed, {failed} failed", file=out)
+    return 1 if failed or errors or not results else 0
+
+
+def _require(registry: FlowRegistry, flow_id: str, out: TextIO) -> bool:
+    if registry.get(flow_id) is not None:
+        return True
+    mine = [problem for problem in registry.problems if Path(problem.file).stem == flow_id]
+    _print_problems(mine, out)
+    known = ", ".join(flow.id for flow in registry.all()) or "none"
+    print(f"flow '{flow_id}' is not loaded (flows loaded: {known})", file=out)
+    return False
+
+
+def _simulate(flows_dir: Path, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
+    registry = _load(flows_dir, out)
+    if not _require(registry, args.flow, out):
+        return 1
+    loaded = registry.get(args.flow)
+    assert loaded is not None
+    now = args.at or datetime.now(UTC)
+    if now.tzinfo is None:
+        print("--at needs a time zone, e.g. 2025-03-04T10:00:00+00:00", file=out)
+        return 2
+    ctx = CallContext(caller=args.caller, called=args.called, call_id="CA" + "5" * 32, now=now)
+
+    def read(prompt: str) -> str | None:
+        out.write(prompt)
+        out.flush()
+        line = stdin.readline()
+        return line.rstrip("\n") if line else None
+
+    with httpx.Client() as client:
+
+        def fetch(request: HttpRequest) -> HttpResult:
+            if args.offline:
+                return HttpResult(error="offline")
+            return fetch_with_httpx_sync(client, request)
+
+        return simulate(loaded, ctx, registry, fetch, read=read, out=out)
+
+
+def _graph(flows_dir: Path, flow_id: str, fmt: str, out: TextIO) -> int:
+    registry = _load(flows_dir, out)
+    if not _require(registry, flow_id, out):
+        return 1
+    graph = registry.graph(flow_id)
+    out.write(to_dot(graph) if fmt == "dot" else to_mermaid(graph))
+    return 0
+
+
+def _schema(flows_dir: Path, *, check: bool, out: TextIO) -> int:
+    stale = 0
+    for path, text in schema_files(flows_dir).items():
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        if check:
+            print(f"{display_path(path)} is out of date (run `trunkline flows schema`)", file=out)
+            stale += 1
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {display_path(path)}", file=out)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
