@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing.compile import compile_dispatch
+from routing.dispatch import decode_dispatch_metadata
 from routing.index import build_index
 from routing.model import (
     AgentTarget,
@@ -27,6 +29,7 @@ from routing.model import (
     VoicemailTarget,
 )
 from routing.resolve import explain, resolve
+from routing.validate import validate
 
 DIDS = [f"+4420794600{n:02d}" for n in range(0, 40, 7)]
 CALLERS = ["+441614960000", "+12015550123", "+33612345678", "+15147654321", "anonymous", "", "junk"]
@@ -189,3 +192,38 @@ def test_arbitrary_text_in_a_call_never_raises(
     decision = resolve(table, call)
     assert decision.target is not None
     assert decision.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(matches, matches, calls)
+def test_a_route_reported_as_shadowed_never_matches_a_call_its_shadow_misses(
+    first: Match, second: Match, call: Call
+) -> None:
+    earlier = Route(id="a", priority=1, match=first, target=FlowTarget(flow="menu"))
+    later = Route(id="b", priority=2, match=second, target=FlowTarget(flow="menu"))
+    table = ProjectRouting(project_id="p", default_region="GB", routes=[earlier, later])
+    problems = validate(table, {"menu"}, set())
+    if not any(p.route_id == "b" and p.field == "match" for p in problems):
+        return
+    only_later = ProjectRouting(project_id="p", default_region="GB", routes=[later])
+    only_earlier = ProjectRouting(project_id="p", default_region="GB", routes=[earlier])
+    if resolve(only_later, call).route_id == "b":
+        assert resolve(only_earlier, call).route_id == "a"
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables(), st.lists(st.sampled_from([*DIDS, "+442079460003"]), min_size=1, max_size=4), calls)
+def test_rules_decided_at_compile_time_agree_with_resolve(
+    table: ProjectRouting, numbers: list[str], call: Call
+) -> None:
+    compiled = compile_dispatch(table, {"ST_a": numbers}, router_agent="router")
+    for rule in compiled.rules:
+        assert rule.room_config is not None
+        metadata = decode_dispatch_metadata(rule.room_config.agents[0].metadata)
+        if metadata.mode != "target":
+            continue
+        for number in rule.numbers:
+            at_call_time = resolve(
+                table, Call(to=number, from_=call.from_, trunk="ST_a", headers=call.headers, at=call.at)
+            )
+            assert (at_call_time.target, at_call_time.route_id) == (metadata.target, metadata.route_id)
