@@ -25,6 +25,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection: SQLite has one writer at a time, and writers that contend for the lock back off by
+        # sleeping (busy_timeout), which collapses throughput under load. Queuing on the pool instead is fair and
+        # fast. Code must not hold two sessions of the same engine at once.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 30)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

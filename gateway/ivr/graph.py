@@ -105,7 +105,9 @@ def summary(step: Step) -> str:
         case RecordStep(max_length=max_length):
             return f"record up to {max_length}s"
         case GotoStep(flow=flow, step=target):
-            return f"go to {'flow ' + flow if flow else target}" + (f" at {target}" if flow and target else "")
+            return f"go to {'flow ' + flow if flow else target}" + (
+                f" at {target}" if flow and target else ""
+            )
         case IncludeStep(flow=flow):
             return f"include flow {flow}"
         case HangupStep(reason=reason, reject=reject):
