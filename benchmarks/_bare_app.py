@@ -7,7 +7,6 @@ from typing import Any
 from litestar import Litestar, get, post
 from litestar.params import JSONBody
 
-
 PAGE = [
     {
         "id": f"num_01M80ERYGRNV5STQTRQ5599P{i:02d}",

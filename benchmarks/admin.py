@@ -14,8 +14,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import PYTHON, SERVER_CORE, pinned, process, rss_mb, wait_ready, wrk  # noqa: E402
-from tests.support.live_server import free_port  # noqa: E402
+from benchmarks._support import PYTHON, SERVER_CORE, pinned, process, rss_mb, wait_ready, wrk
+from tests.support.live_server import free_port
 
 CREATE_LUA = """
 auth = "Bearer TOKEN"
