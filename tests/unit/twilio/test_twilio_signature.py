@@ -14,7 +14,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from gateway.carriers.twilio.signature import RequestOrigin, parse_trusted_proxies, public_url, verify
+from gateway.carriers.twilio.signature import (
+    RequestOrigin,
+    SignatureCheck,
+    parse_trusted_proxies,
+    public_url,
+    verify,
+)
 
 TOKEN = "12345"
 # The worked example from Twilio's security documentation (and twilio-python's own tests).
@@ -32,7 +38,7 @@ FORM = "application/x-www-form-urlencoded"
 
 def check(
     url: str | list[str], params: dict[str, str], signature: str | None, token: str = TOKEN, **kw: object
-):
+) -> SignatureCheck:
     return verify(
         url_candidates=url,
         params=params,
