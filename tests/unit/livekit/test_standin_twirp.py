@@ -128,7 +128,7 @@ async def test_latency_applies_to_the_chosen_method(client: api.LiveKitAPI, live
     assert time.monotonic() - started < 0.2
     started = time.monotonic()
     await client.room.list_rooms(proto_room.ListRoomsRequest())
-    assert time.monotonic() - started >= 0.2
+    assert time.monotonic() - started >= 0.19
 
 
 def test_thread_helper_serves_sync_tests() -> None:
