@@ -137,7 +137,7 @@ class _Builder:
         return None
 
     def _scalar(self, node: yaml.ScalarNode, kind: mi.Type) -> Any:
-        plain = node.style is None
+        plain = not node.style
         if plain and node.tag == _NULL:
             return None
         members = _members(kind)
@@ -272,7 +272,7 @@ def _explain(message: str, path: FieldPath, builder: _Builder, text: str, data: 
     missing = re.match(r"Object missing required field `(.+)`", message)
     if missing:
         return Issue(path, f"missing required key '{missing[1]}'", f"add `{missing[1]}:` here", at_key=True)
-    invalid = re.match(r"Invalid value (.+)", message)
+    invalid = re.match(r"Invalid (?:enum )?value (.+)", message)
     if invalid:
         return _invalid_value(invalid[1].strip("'"), path, source)
     expected = re.match(r"Expected `(\w+)`, got `(\w+)`$", message)
@@ -291,7 +291,8 @@ def _explain(message: str, path: FieldPath, builder: _Builder, text: str, data: 
             value = None
         shown = f" '{value}'" if isinstance(value, str | int | float) and len(str(value)) <= 40 else ""
         return Issue(path, f"expected {want}, got {got}{shown}", hint)
-    return Issue(path, message[0].lower() + message[1:] if message else "invalid value")
+    is_mapping = isinstance(source.types.get(path), mi.StructType)
+    return Issue(path, message[0].lower() + message[1:] if message else "invalid value", at_key=is_mapping)
 
 
 def _invalid_value(value: str, path: FieldPath, source: SourceMap) -> Issue:
@@ -301,19 +302,21 @@ def _invalid_value(value: str, path: FieldPath, source: SourceMap) -> Issue:
         choices = [str(m.tag) for m in tags]
         label = "step type" if path[-1] == "type" else "kind"
     else:
-        kind = source.types.get(path)
-        choices = [str(choice) for choice in kind.values] if isinstance(kind, mi.LiteralType) else []
+        literals = [m for m in _members(source.types.get(path, _ANY)) if isinstance(m, mi.LiteralType)]
+        choices = [str(choice) for literal in literals for choice in literal.values]
         label = "value"
     hint = did_you_mean(value, choices) or (f"choose one of: {', '.join(choices)}" if choices else None)
     return Issue(path, f"unknown {label} '{value}'", hint)
 
 
-def _yaml_problem(error: yaml.YAMLError, file: str) -> FlowProblem:
+def _yaml_problem(error: yaml.YAMLError, file: str, text: str) -> FlowProblem:
     if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
         mark = error.problem_mark
         problem = error.problem or "invalid YAML"
+        lines = text.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
         hint = None
-        if "\\t" in problem or "'\\t'" in problem:
+        if "\t" in line[: mark.column + 1]:
             hint = "indent with spaces, not tabs"
         elif "mapping values are not allowed" in problem:
             hint = "text containing ': ' must be in quotes"
@@ -336,14 +339,13 @@ def decode_yaml(
     try:
         root = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as error:
-        return Decoded(None, [_yaml_problem(error, file)], SourceMap())
+        return Decoded(None, [_yaml_problem(error, file, text)], SourceMap())
     builder = _Builder()
     if root is None:
         problem = FlowProblem(file, 1, 1, None, "the file is empty", "start with `start:` and `steps:`")
         return Decoded(None, [problem], builder.source)
     data = builder.build(root, _type_info(kind), ())
     issues = list(builder.issues)
-    suggested: dict[FieldPath, set[str]] = {}
     value: T | None = None
     for _ in range(max_errors):
         try:
@@ -352,12 +354,8 @@ def decode_yaml(
         except msgspec.ValidationError as error:
             message, path = _locate(data, kind, error)
             issue = _explain(message, path, builder, text, data)
-            if issue.message not in suggested.get(issue.path, ()):
-                issues.append(issue)
-            if issue.hint and issue.hint.startswith("did you mean '"):
-                missing = f"missing required key '{issue.hint.split(chr(39))[1]}'"
-                suggested.setdefault(issue.path[:-1], set()).add(missing)
-            data = _without(data, issue.path, builder, exact=issue.message.startswith("unknown key"))
+            issues.append(issue)
+            data = _without(data, issue, builder)
             if data is None:
                 break
     problems = [place(issue, builder.source, file=file, step_key=step_key) for issue in issues]
@@ -366,11 +364,23 @@ def decode_yaml(
     return Decoded(value, problems, builder.source)
 
 
-def _without(data: Any, path: FieldPath, builder: _Builder, *, exact: bool) -> Any:
-    """`data` without the key at `path` (`exact`) or the innermost dict entry on it; None if there is none."""
-    candidates = [path] if exact else [path[:end] for end in range(len(path), 0, -1)]
-    for candidate in candidates:
-        if not exact and candidate not in builder.source.dict_entries:
+def _without(data: Any, issue: Issue, builder: _Builder) -> Any:
+    """`data` past this mistake, to look for the next one; None when there is no way past it.
+
+    A misspelt key is renamed to its suggestion (so the rest of its mapping is still checked), another
+    unknown key dropped; any other mistake drops the innermost dict entry holding it (such as the step).
+    """
+    path = issue.path
+    if issue.message.startswith("unknown key"):
+        suggestion = re.match(r"did you mean '(.+)'\?", issue.hint or "")
+        parent = _get(data, path[:-1])
+        trimmed = {k: v for k, v in parent.items() if k != path[-1]}
+        if suggestion and suggestion[1] not in parent:
+            trimmed[suggestion[1]] = parent[path[-1]]
+        return _replace(data, path[:-1], trimmed)
+    for end in range(len(path), 0, -1):
+        candidate = path[:end]
+        if candidate not in builder.source.dict_entries:
             continue
         try:
             parent = _get(data, candidate[:-1])

@@ -1,7 +1,8 @@
 """Checks on a typed flow that its types cannot express: references, reachability, templates, numbers.
 
-`check_flow` looks at one flow alone; `check_flows` at a set of flows together (references to other flows,
-and loops that can spin without caller input, which may run through several flows).
+`check_flow` looks at one flow alone; `check_flows` at a set of flows together: references to other flows,
+steps no call can reach (another flow's `goto` may be the way in), and loops that can spin without caller
+input (they may run through several flows).
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ def check_flow(flow: Flow, *, base_dir: Path | None) -> list[Issue]:
         issues.extend(
             Issue((*at, *i.path), i.message, i.hint, i.severity, i.at_key) for i in step.check(context)
         )
-    issues.extend(_unreachable(flow))
     return issues
 
 
@@ -77,13 +77,22 @@ def check_flows(flows: Mapping[str, Flow]) -> dict[str, list[Issue]]:
                     issues[flow_id].append(
                         Issue(path, f"flow '{link.flow}' has no step '{link.target}'", hint)
                     )
+    entries: dict[str, set[str]] = {flow_id: set() for flow_id in flows}
+    for flow in flows.values():
+        for step in flow.steps.values():
+            for link in step.links():
+                if link.flow in entries and link.target is not None:
+                    entries[link.flow].add(link.target)
+    for flow_id, flow in flows.items():
+        issues[flow_id].extend(_unreachable(flow, entries[flow_id]))
     for loop in spin_loops(flows):
-        described = " -> ".join(_node_label(node, loop[0][0]) for node in [*loop, loop[0]])
         for flow_id in dict.fromkeys(node[0] for node in loop):
-            first = next(node for node in loop if node[0] == flow_id)
+            start = next(index for index, node in enumerate(loop) if node[0] == flow_id)
+            turned = [*loop[start:], *loop[:start]]
+            described = " -> ".join(_node_label(node, flow_id) for node in [*turned, turned[0]])
             issues[flow_id].append(
                 Issue(
-                    ("steps", first[1]),
+                    ("steps", turned[0][1]),
                     f"these steps can loop forever without the caller doing anything: {described}",
                     "let the caller choose somewhere in the loop (menu, gather), or end it (transfer, hangup)",
                     at_key=True,
@@ -152,11 +161,11 @@ def _check_number(path: FieldPath, number: str) -> list[Issue]:
     return []
 
 
-def _unreachable(flow: Flow) -> list[Issue]:
-    if flow.start not in flow.steps:
-        return []
-    seen = {flow.start}
-    pending = [flow.start]
+def _unreachable(flow: Flow, entries: set[str]) -> list[Issue]:
+    """Steps no caller can reach from the start (or from another flow's `goto ... step`)."""
+    roots = {flow.start, *entries} & set(flow.steps)
+    seen = set(roots)
+    pending = list(roots)
     while pending:
         step = flow.steps[pending.pop()]
         for link in step.links():
