@@ -23,7 +23,6 @@ def decide(
     context: CallContext,
     unavailable: frozenset[str],
     default_target: Target | None,
-    *,
     numbers_checked: bool = False,
     default_needs: frozenset[str] | None = None,
 ) -> Decision:
@@ -38,10 +37,7 @@ def decide(
         if not route.enabled:
             append(route.disabled_entry)
             continue
-        if numbers_checked and route.unconditional:
-            why_not = None
-        else:
-            why_not = route.why_not(context, number_checked=numbers_checked)
+        why_not = None if numbers_checked and route.unconditional else route.why_not(context, numbers_checked)
         if why_not is not None:
             append(route.skipped_entry(why_not))
         elif unavailable.isdisjoint(route.target_needs):

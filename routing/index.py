@@ -152,14 +152,7 @@ class ProjectIndex:
         else:
             context = CallContext(call, self.region_for(call.trunk))
             candidates = self.candidates(context.to_e164)
-        return decide(
-            candidates,
-            context,
-            unavailable,
-            self.default_target,
-            numbers_checked=True,
-            default_needs=self._default_needs,
-        )
+        return decide(candidates, context, unavailable, self.default_target, True, self._default_needs)
 
     def explain(self, call: Call, unavailable: frozenset[str] = _NOTHING) -> Decision:
         """Like `resolve`, but evaluates every route, so the trace covers the whole table."""

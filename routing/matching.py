@@ -297,7 +297,7 @@ class CompiledRoute:
             kinds.append("schedule " + ("open" if self.schedule_when_open else "closed"))
         return kinds
 
-    def why_not(self, context: CallContext, *, number_checked: bool = False) -> str | None:
+    def why_not(self, context: CallContext, number_checked: bool = False) -> str | None:
         """None when every condition holds for the call, else why the route does not match.
 
         `number_checked`: the caller already knows the dialled number matches (an index candidate).
