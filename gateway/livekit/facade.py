@@ -109,7 +109,7 @@ class LiveKit:
         departure_timeout: int = 0,
         agents: Sequence[AgentSpec] = (),
     ) -> RoomInfo:
-        """Create the room, or get it unchanged if it exists; `agents` are dispatched when it is created."""
+        """Create the room (its `agents` dispatched), or get the existing one with non-empty settings applied."""
         request = api.CreateRoomRequest(
             name=name,
             metadata=metadata,

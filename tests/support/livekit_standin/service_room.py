@@ -27,6 +27,18 @@ def _check_metadata(metadata: str) -> None:
         raise errors.invalid_argument_error("metadata size exceeds limits", str(MAX_METADATA_SIZE))
 
 
+def _apply_room_settings(info: proto_models.Room, request: proto_room.CreateRoomRequest) -> None:
+    """CreateRoom on an existing room keeps it, but applies the timeouts, limit and metadata given."""
+    if request.empty_timeout:
+        info.empty_timeout = request.empty_timeout
+    if request.departure_timeout:
+        info.departure_timeout = request.departure_timeout
+    if request.max_participants:
+        info.max_participants = request.max_participants
+    if request.metadata:
+        info.metadata = request.metadata
+
+
 def _copy_room(info: proto_models.Room) -> proto_models.Room:
     clone = proto_models.Room()
     clone.CopyFrom(info)
@@ -83,7 +95,9 @@ class RoomHandlers:
         for agent in request.agents:
             _check_metadata(agent.metadata)
         with self._world.lock:
-            record, _ = self._world.ensure_room(request.name, request)
+            record, created = self._world.ensure_room(request.name, request)
+            if not created:
+                _apply_room_settings(record.info, request)
             return _copy_room(record.info)
 
     async def list_rooms(

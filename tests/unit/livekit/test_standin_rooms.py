@@ -28,11 +28,15 @@ async def test_create_room_returns_livekit_shaped_room(client: api.LiveKitAPI) -
     assert room.departure_timeout == 20
 
 
-async def test_create_room_is_idempotent_by_name(client: api.LiveKitAPI) -> None:
-    first = await client.room.create_room(proto_room.CreateRoomRequest(name="same"))
-    again = await client.room.create_room(proto_room.CreateRoomRequest(name="same", metadata="ignored"))
+async def test_create_room_on_an_existing_room_updates_its_settings(client: api.LiveKitAPI) -> None:
+    first = await client.room.create_room(proto_room.CreateRoomRequest(name="same", metadata="v1"))
+    again = await client.room.create_room(
+        proto_room.CreateRoomRequest(name="same", metadata="v2", empty_timeout=9)
+    )
     assert again.sid == first.sid
-    assert again.metadata == ""
+    assert (again.metadata, again.empty_timeout, again.departure_timeout) == ("v2", 9, 20)
+    unchanged = await client.room.create_room(proto_room.CreateRoomRequest(name="same"))
+    assert (unchanged.metadata, unchanged.empty_timeout) == ("v2", 9)
 
 
 async def test_create_room_refuses_oversized_metadata(client: api.LiveKitAPI) -> None:
