@@ -86,7 +86,8 @@ class LiveKit:
             return await request
         except api.ServerError as error:
             failure = from_server_error(error, operation)
-            logger.warning(
+            log = logger.warning if isinstance(failure, LiveKitUnavailable) else logger.info
+            log(
                 "LiveKit refused %s",
                 operation,
                 extra={"livekit_code": error.code, "http_status": error.status},
