@@ -98,6 +98,9 @@ class TwilioSimulator:
         return self.base_url + path
 
     def conversation(self, **options: object) -> Conversation:
+        """A call on this account; unless told otherwise it reports to the number's status callback URL."""
+        options.setdefault("status_callback", self.status_callback_url)
+        options.setdefault("status_callback_events", self.status_callback_events)
         return Conversation(self, **options)  # type: ignore[arg-type]
 
     async def call(self, from_: str, to: str, **options: object) -> Conversation:
@@ -136,9 +139,9 @@ class Conversation:
         self.twilio = twilio
         self.call_sid = call_sid or new_call_sid()
         self.dial_outcome = dial_outcome or DialOutcome()
-        self.status_callback = status_callback or twilio.status_callback_url
+        self.status_callback = status_callback
         self.status_callback_method = status_callback_method
-        self.status_callback_events = tuple(status_callback_events or twilio.status_callback_events)
+        self.status_callback_events = tuple(status_callback_events or ("completed",))
         self.auto_status_callbacks = auto_status_callbacks
         self.caller_name = caller_name
         self.on_event = on_event
@@ -180,7 +183,10 @@ class Conversation:
         answered_by: str | None = None,
         ring_seconds: int = 3,
     ) -> None:
-        """An outbound-api call: initiated, ringing, then answered (the Url or Twiml runs) or ended unanswered."""
+        """An outbound-api call: initiated, ringing, then answered (the Url or Twiml runs) or ended unanswered.
+
+        `outcome`: answered, busy, no-answer, failed, canceled, or ringing (it keeps ringing until `remote_hangup`).
+        """
         self.party = CallParty(self.twilio.account_sid, self.call_sid, from_, to, "outbound-api")
         self.answered_by = answered_by
         await self._event("initiated")
@@ -189,6 +195,8 @@ class Conversation:
             return
         self.twilio.clock.advance(1)
         await self._event("ringing")
+        if outcome == "ringing":
+            return
         self.twilio.clock.advance(ring_seconds)
         if outcome != "answered":
             await self._end(outcome, sip_code)
