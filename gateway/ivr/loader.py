@@ -81,9 +81,21 @@ def parse_flow(data: bytes, *, flow_id: str, path: Path, base_dir: Path | None) 
     return ParsedFlow(flow_id, path, file, data, version_of(data), flow, problems, decoded.source)
 
 
-def cross_check(parsed: Mapping[str, ParsedFlow]) -> dict[str, list[FlowProblem]]:
-    """Problems between flows (missing flows, loops through several flows), by flow id."""
-    flows = {flow_id: item.flow for flow_id, item in parsed.items() if item.flow is not None}
+def cross_check(
+    parsed: Mapping[str, ParsedFlow], served: Mapping[str, LoadedFlow] | None = None
+) -> dict[str, list[FlowProblem]]:
+    """Problems between flows (missing flows, loops through several flows), by flow id.
+
+    A file that does not parse stands in with its `served` version, if any, so a broken edit does not
+    make every flow that links to it look broken too.
+    """
+    flows: dict[str, Flow] = {}
+    for flow_id, item in parsed.items():
+        fallback = served.get(flow_id) if served is not None else None
+        if item.flow is not None:
+            flows[flow_id] = item.flow
+        elif fallback is not None:
+            flows[flow_id] = fallback.flow
     found = check_flows(flows)
     return {
         flow_id: [
@@ -91,7 +103,7 @@ def cross_check(parsed: Mapping[str, ParsedFlow]) -> dict[str, list[FlowProblem]
             for issue in issues
         ]
         for flow_id, issues in found.items()
-        if issues
+        if issues and parsed[flow_id].flow is not None
     }
 
 

@@ -105,7 +105,7 @@ class FlowRegistry:
         return parse_flow(data, flow_id=path.stem, path=path, base_dir=self.flows_dir)
 
     def _apply(self, parsed: dict[str, ParsedFlow]) -> None:
-        cross = cross_check(parsed)
+        cross = cross_check(parsed, self._flows)
         flows: dict[str, LoadedFlow] = {}
         problems: dict[str, list[FlowProblem]] = {}
         for flow_id, item in parsed.items():
@@ -147,7 +147,7 @@ class FlowRegistry:
         with self._lock:
             item = parse_flow(data, flow_id=flow_id, path=path, base_dir=self.flows_dir)
             parsed = {**self._parsed, flow_id: item}
-            found = item.problems + cross_check(parsed).get(flow_id, [])
+            found = item.problems + cross_check(parsed, self._flows).get(flow_id, [])
             if item.flow is None or errors_in(found):
                 raise FlowInvalid(flow_id, found)
             _atomic_write(path, data)

@@ -12,7 +12,7 @@ import msgspec
 from gateway.ivr.flow import Flow
 from gateway.ivr.flowtests import FlowTestFile
 
-__all__ = ["SCHEMA_FILE", "flow_schema", "render_schema", "schema_files", "test_schema"]
+__all__ = ["SCHEMA_FILE", "flow_schema", "flow_tests_schema", "render_schema", "schema_files"]
 
 SCHEMA_FILE = "schema.json"
 TESTS_DIR = "tests"
@@ -40,7 +40,7 @@ def flow_schema() -> dict[str, Any]:
     return _schema(Flow, "Trunkline IVR flow")
 
 
-def test_schema() -> dict[str, Any]:
+def flow_tests_schema() -> dict[str, Any]:
     return _schema(FlowTestFile, "Trunkline IVR flow tests")
 
 
@@ -52,5 +52,5 @@ def schema_files(flows_dir: Path) -> dict[Path, str]:
     """Where each schema belongs under `flows_dir`, with its text."""
     return {
         flows_dir / SCHEMA_FILE: render_schema(flow_schema()),
-        flows_dir / TESTS_DIR / SCHEMA_FILE: render_schema(test_schema()),
+        flows_dir / TESTS_DIR / SCHEMA_FILE: render_schema(flow_tests_schema()),
     }

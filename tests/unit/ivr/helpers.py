@@ -19,7 +19,9 @@ def flow(text: str, flow_id: str = "f", *, others: dict[str, LoadedFlow] | None 
     return load_flow_text(textwrap.dedent(text), flow_id, others=others)
 
 
-def problems_of(text: str, flow_id: str = "f", *, others: dict[str, LoadedFlow] | None = None) -> list[FlowProblem]:
+def problems_of(
+    text: str, flow_id: str = "f", *, others: dict[str, LoadedFlow] | None = None
+) -> list[FlowProblem]:
     try:
         flow(text, flow_id, others=others)
     except FlowInvalid as invalid:
@@ -28,7 +30,9 @@ def problems_of(text: str, flow_id: str = "f", *, others: dict[str, LoadedFlow] 
 
 
 def context(caller: str = "+447911123000", now: datetime = TUESDAY_10AM, **variables: str) -> CallContext:
-    return CallContext(caller=caller, called="+442079460000", call_id="CA" + "1" * 32, now=now, variables=variables)
+    return CallContext(
+        caller=caller, called="+442079460000", call_id="CA" + "1" * 32, now=now, variables=variables
+    )
 
 
 def no_http(request: HttpRequest) -> HttpResult:
@@ -36,6 +40,9 @@ def no_http(request: HttpRequest) -> HttpResult:
 
 
 def session(
-    loaded: LoadedFlow, flows: dict[str, LoadedFlow] | None = None, ctx: CallContext | None = None, fetch=no_http
+    loaded: LoadedFlow,
+    flows: dict[str, LoadedFlow] | None = None,
+    ctx: CallContext | None = None,
+    fetch=no_http,
 ) -> Session:
     return Session(loaded, ctx or context(), flows or {loaded.id: loaded}, fetch)

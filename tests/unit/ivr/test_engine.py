@@ -83,7 +83,9 @@ def test_menu_plays_the_long_greeting_and_waits_for_a_key() -> None:
     assert turn.state.wait == "input"
     [gather] = turn.actions
     assert isinstance(gather, Gather)
-    assert gather.prompts == [Say(text="Long greeting. Press 1 for sales.", voice="Polly.Amy", language="en-GB")]
+    assert gather.prompts == [
+        Say(text="Long greeting. Press 1 for sales.", voice="Polly.Amy", language="en-GB")
+    ]
     assert gather.num_digits == 1
     assert gather.input == ["dtmf", "speech"]
     assert gather.hints == ["sales", "buy"]
@@ -125,7 +127,11 @@ def test_timeouts_are_counted_apart_and_lead_to_the_timeout_branch() -> None:
 
 
 def test_menu_without_branches_hangs_up_after_the_limit() -> None:
-    loaded = flow(MENU.replace("      _: operator\n      timeout: goodbye\n", '      "2": operator\n      "3": goodbye\n'))
+    loaded = flow(
+        MENU.replace(
+            "      _: operator\n      timeout: goodbye\n", '      "2": operator\n      "3": goodbye\n'
+        )
+    )
     call = session(loaded)
     call.send(Silence())
     call.send(Silence())
@@ -169,7 +175,9 @@ steps:
 """
 
 
-@pytest.mark.parametrize(("event", "stored"), [(Digits(digits="12345678"), "12345678"), (Speech(text="1234 5678"), "12345678")])
+@pytest.mark.parametrize(
+    ("event", "stored"), [(Digits(digits="12345678"), "12345678"), (Speech(text="1234 5678"), "12345678")]
+)
 def test_gather_keeps_a_valid_answer(event: Digits | Speech, stored: str) -> None:
     call = session(flow(GATHER))
     call.send(event)
@@ -204,7 +212,11 @@ def test_gather_choices_accept_names_words_and_keys() -> None:
       bye:
         type: hangup
     """
-    for event, expected in [(Speech(text="Yeah, sure"), "yes"), (Digits(digits="2"), "no"), (Speech(text="no"), "no")]:
+    for event, expected in [
+        (Speech(text="Yeah, sure"), "yes"),
+        (Digits(digits="2"), "no"),
+        (Speech(text="no"), "no"),
+    ]:
         call = session(flow(text))
         call.send(event)
         assert call.state.variables["answer"] == expected
@@ -328,14 +340,17 @@ def test_http_step_asks_the_adapter_and_waits() -> None:
             timeout=2.5,
         )
     ]
-    reply = HttpResult(status=200, body={"customer": {"name": "Ada"}, "orders": [{"id": 7}], "flags": {"vip": True}})
+    reply = HttpResult(
+        status=200, body={"customer": {"name": "Ada"}, "orders": [{"id": 7}], "flags": {"vip": True}}
+    )
     done = advance(turn.state, reply, flows)
     assert texts(done.actions) == ["Hello Ada (7, true)."]
     assert done.state.variables["missing"] == ""
 
 
 @pytest.mark.parametrize(
-    "result", [HttpResult(error="timeout"), HttpResult(status=404, body={}), HttpResult(status=500), Silence()]
+    "result",
+    [HttpResult(error="timeout"), HttpResult(status=404, body={}), HttpResult(status=500), Silence()],
 )
 def test_http_failures_take_the_fallback(result: HttpResult | Silence) -> None:
     loaded = flow(LOOKUP)
@@ -395,7 +410,9 @@ def test_transfer_actions() -> None:
     assert call.turn.actions == [DialNumber(number="+442079460123", caller_id="+442079460000", timeout=20)]
     call = session(loaded)
     call.send(Digits(digits="3"))
-    assert call.turn.actions == [DialSip(uri="sip:queue@pbx.example.com", headers={"X-Account": "+447911123000"})]
+    assert call.turn.actions == [
+        DialSip(uri="sip:queue@pbx.example.com", headers={"X-Account": "+447911123000"})
+    ]
 
 
 def test_completed_transfer_ends_the_call_and_a_failed_one_continues() -> None:
@@ -444,7 +461,9 @@ def test_record_keeps_the_url_and_continues() -> None:
     """
     call = session(flow(text))
     assert call.state.wait == "record"
-    assert call.turn.actions[-1] == Record(max_length=30, beep=False, finish_on_key="*", timeout=5, transcribe=True)
+    assert call.turn.actions[-1] == Record(
+        max_length=30, beep=False, finish_on_key="*", timeout=5, transcribe=True
+    )
     call.send(RecordResult(url="https://r.test/1.wav", duration=3))
     assert call.heard_last() == ["Saved https://r.test/1.wav"]
 
@@ -499,7 +518,11 @@ steps:
 def test_include_returns_and_goto_switches_flow_recording_versions() -> None:
     sub = flow(SUB, "sub")
     other = flow(OTHER, "other")
-    main = flow(MAIN.replace("{{ pin }}", "{{ pin }}") + "variables: { pin: '' }\n", "main", others={"sub": sub, "other": other})
+    main = flow(
+        MAIN.replace("{{ pin }}", "{{ pin }}") + "variables: { pin: '' }\n",
+        "main",
+        others={"sub": sub, "other": other},
+    )
     flows = {"main": main, "sub": sub, "other": other}
     call = session(main, flows)
     assert call.heard_last() == ["Main.", "Your PIN?"]
@@ -520,16 +543,23 @@ def test_state_survives_serialisation_and_any_replica_continues() -> None:
     stored = encode_state(again.state)
     assert len(stored) < 600
     assert decode_state(stored) == again.state
-    assert advance(decode_state(stored), Digits(digits="1"), flows) == advance(again.state, Digits(digits="1"), flows)
+    assert advance(decode_state(stored), Digits(digits="1"), flows) == advance(
+        again.state, Digits(digits="1"), flows
+    )
 
 
 def test_a_step_removed_under_a_live_call_ends_it_cleanly() -> None:
     loaded = flow(MENU)
     state = start(loaded, context(), {"f": loaded}).state
-    edited = flow(MENU.replace("start: menu", "start: menu2").replace("  menu:\n", "  menu2:\n").replace('"9": menu', ""))
+    edited = flow(
+        MENU.replace("start: menu", "start: menu2")
+        .replace("  menu:\n", "  menu2:\n")
+        .replace('"9": menu', "")
+    )
     turn = advance(state, Digits(digits="1"), {"f": edited})
     assert turn.actions == [Hangup(reason="flow_error")]
-    assert turn.state.outcome is not None and turn.state.outcome.kind == "failed"
+    assert turn.state.outcome is not None
+    assert turn.state.outcome.kind == "failed"
 
 
 def test_a_loop_the_loader_would_refuse_is_stopped_at_run_time() -> None:
@@ -538,8 +568,13 @@ def test_a_loop_the_loader_would_refuse_is_stopped_at_run_time() -> None:
 
     spinning = Flow(start="a", steps={"a": SayStep(text="a", next="b"), "b": GotoStep(step="a")})
     loaded = LoadedFlow(
-        id="spin", version="0", path=__import__("pathlib").Path("spin.yaml"), loaded_at=datetime.now(UTC),
-        flow=spinning, text="", schedules={},
+        id="spin",
+        version="0",
+        path=__import__("pathlib").Path("spin.yaml"),
+        loaded_at=datetime.now(UTC),
+        flow=spinning,
+        text="",
+        schedules={},
     )
     turn = start(loaded, context(), {"spin": loaded})
     assert turn.actions[-1] == Hangup(reason="flow_error")

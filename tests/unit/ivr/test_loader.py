@@ -38,7 +38,10 @@ def test_a_good_flow_loads_with_a_content_version() -> None:
 
 def test_problem_prints_as_a_lint_line() -> None:
     problem = FlowProblem("ivr_flows/x.yaml", 3, 5, "menu", "unknown key 'timout'", "did you mean 'timeout'?")
-    assert str(problem) == "ivr_flows/x.yaml:3:5: error: step 'menu': unknown key 'timout' (did you mean 'timeout'?)"
+    assert (
+        str(problem)
+        == "ivr_flows/x.yaml:3:5: error: step 'menu': unknown key 'timout' (did you mean 'timeout'?)"
+    )
 
 
 def test_unknown_key_points_at_the_key_with_a_suggestion() -> None:
@@ -174,7 +177,9 @@ def test_unquoted_numbers_and_yes_no_stay_text() -> None:
 
 
 def test_hash_key_left_unquoted_gets_a_quoting_hint() -> None:
-    text = GOOD.replace("  bye:\n    type: hangup\n", "  bye:\n    type: record\n    finish_on_key: #\n    next: bye\n")
+    text = GOOD.replace(
+        "  bye:\n    type: hangup\n", "  bye:\n    type: record\n    finish_on_key: #\n    next: bye\n"
+    )
     problem = only(problems_of(text))
     assert problem.line == 9
     assert problem.message == "expected text, got nothing"
@@ -200,9 +205,14 @@ def test_duplicate_step_ids_are_reported() -> None:
 
 
 def test_several_mistakes_are_reported_in_one_pass() -> None:
-    text = GOOD.replace("text: Hi", "text: Hi\n    volume: 11").replace("type: hangup", "type: hangup\n    why: x")
+    text = GOOD.replace("text: Hi", "text: Hi\n    volume: 11").replace(
+        "type: hangup", "type: hangup\n    why: x"
+    )
     problems = problems_of(text)
-    assert [(p.step, p.message) for p in problems] == [("hello", "unknown key 'volume'"), ("bye", "unknown key 'why'")]
+    assert [(p.step, p.message) for p in problems] == [
+        ("hello", "unknown key 'volume'"),
+        ("bye", "unknown key 'why'"),
+    ]
 
 
 def test_errors_inside_lists_and_nested_dicts_are_placed() -> None:

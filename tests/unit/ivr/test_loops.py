@@ -24,7 +24,9 @@ def test_steps_that_lead_to_each_other_are_a_loop() -> None:
     """
     [problem] = problems_of(text)
     assert (problem.line, problem.col, problem.step) == (3, 3, "a")
-    assert problem.message == "these steps can loop forever without the caller doing anything: a -> b -> c -> a"
+    assert (
+        problem.message == "these steps can loop forever without the caller doing anything: a -> b -> c -> a"
+    )
     assert problem.hint == SPIN_HINT
 
 
@@ -107,12 +109,22 @@ def test_including_a_flow_in_a_loop_spins_only_if_it_returns_without_input() -> 
 
 
 def test_loops_across_flows_are_reported_in_each_flow(tmp_path: Path) -> None:
-    (tmp_path / "one.yaml").write_text("start: a\nsteps:\n  a: { type: say, text: One, next: b }\n  b: { type: goto, flow: two }\n")
+    (tmp_path / "one.yaml").write_text(
+        "start: a\nsteps:\n  a: { type: say, text: One, next: b }\n  b: { type: goto, flow: two }\n"
+    )
     (tmp_path / "two.yaml").write_text("start: c\nsteps:\n  c: { type: goto, flow: one, step: a }\n")
     registry = FlowRegistry(tmp_path)
     problems = registry.load_all()
     assert [(Path(p.file).name, p.line, p.message) for p in problems] == [
-        ("one.yaml", 3, "these steps can loop forever without the caller doing anything: a -> b -> two:c -> a"),
-        ("two.yaml", 3, "these steps can loop forever without the caller doing anything: c -> one:a -> one:b -> c"),
+        (
+            "one.yaml",
+            3,
+            "these steps can loop forever without the caller doing anything: a -> b -> two:c -> a",
+        ),
+        (
+            "two.yaml",
+            3,
+            "these steps can loop forever without the caller doing anything: c -> one:a -> one:b -> c",
+        ),
     ]
     assert registry.all() == []
