@@ -7,6 +7,7 @@ count as absent (Twilio sends e.g. `ForwardedFrom=` on calls that were not forwa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -159,20 +160,26 @@ FormT = TypeVar("FormT", bound=TwilioForm)
 def parse_form(cls: type[FormT], form: Mapping[str, FormValue]) -> FormT:
     """Read `cls` from a webhook's form fields; raise `TwilioParamsError` naming every missing required parameter."""
     values = {name: value for name, value in ((name, _first(raw)) for name, raw in form.items()) if value}
-    fields = msgspec.structs.fields(cls)
-    missing = [field.encode_name for field in fields if field.required and field.encode_name not in values]
+    required, known = _names(cls)
+    missing = [name for name in required if name not in values]
     if missing:
         raise TwilioParamsError(
             f"Twilio request is missing required parameter{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (reading {cls.__name__})",
             missing=missing,
         )
-    known = {field.encode_name for field in fields}
     try:
         return msgspec.convert({k: v for k, v in values.items() if k in known}, cls, strict=False)
     except msgspec.ValidationError as exc:
         parameter = str(exc).rpartition("$.")[2].rstrip("`") or None
         raise TwilioParamsError(f"Twilio parameter {parameter} is invalid: {exc}", field=parameter) from None
+
+
+@functools.cache
+def _names(cls: type[TwilioForm]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The Twilio names of a form's required parameters (in declaration order) and of all its parameters."""
+    fields = msgspec.structs.fields(cls)
+    return tuple(f.encode_name for f in fields if f.required), frozenset(f.encode_name for f in fields)
 
 
 def _first(raw: FormValue) -> str:

@@ -2,6 +2,7 @@
 
     with TwilioRestStandIn(account_sid=sid, auth_token=token) as api:
         client = Client(sid, token)
+        client.edge = client.region = None      # else get_hostname() rewrites the host (TWILIO_EDGE/TWILIO_REGION)
         client.api.base_url = api.base_url      # Domain.absolute_url joins base_url with the resource path
         call = client.calls.create(to="+14155550100", from_="+14155550199", url="https://gw.example/answer")
         conversation = await api.drive(call.sid, simulator)   # ringing, answered, then the Url's TwiML runs
@@ -28,8 +29,9 @@ import phonenumbers
 from aiohttp import BasicAuth, web
 
 from tests.support.twilio.callbacks import API_VERSION, TERMINAL, CallEvent, rfc2822
+from tests.support.twilio.conversation import Conversation
 from tests.support.twilio.sids import new_call_sid
-from tests.support.twilio.simulator import Conversation, TwilioSimulator
+from tests.support.twilio.simulator import TwilioSimulator
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls(?:/(?P<sid>[^/]+))?\.json$")

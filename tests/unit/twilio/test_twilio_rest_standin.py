@@ -30,6 +30,7 @@ def api() -> Iterator[TwilioRestStandIn]:
 
 def client_for(api: TwilioRestStandIn, token: str = TOKEN) -> Client:
     client = Client(ACCOUNT, token)
+    client.edge = client.region = None  # set from TWILIO_EDGE/TWILIO_REGION, they would rewrite the host
     client.api.base_url = api.base_url
     return client
 
