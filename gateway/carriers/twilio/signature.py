@@ -101,7 +101,8 @@ def verify(
 ) -> SignatureCheck:
     """Check a webhook's signature against each candidate URL.
 
-    `params` are the form fields (ignored for JSON bodies, whose `raw_body` is checked against `bodySHA256`).
+    `params` are the POST form fields: `{}` for a GET (its query is part of the URL) and ignored for JSON bodies,
+    whose `raw_body` is checked against the URL's `bodySHA256`.
     `signature_settings` is the X-Twilio-Webhooks-Signature-Settings header; `shared_keys` maps SharedKey ids to
     their secrets.
     """
