@@ -251,7 +251,8 @@ class Conversation(CallLeg):
                 await self._end("completed")
             elif isinstance(verb, Reject):
                 self.rejected = verb.reason
-                await self._end("busy" if verb.reason == "busy" else "no-answer")
+                answered = any(event.status == "in-progress" for event in self.events)
+                await self._end("completed" if answered else "busy" if verb.reason == "busy" else "no-answer")
             elif isinstance(verb, Unsimulated):
                 raise SimulatorError(f"<{verb.name}> is valid TwiML but this simulator does not play it")
         if not self.hung_up:

@@ -376,6 +376,18 @@ async def test_the_completed_callback_is_sent_when_the_call_ends() -> None:
 
 
 @run_async
+async def test_reject_first_leaves_the_call_unanswered() -> None:
+    async with GatewayDouble(TOKEN) as gateway, TwilioSimulator(gateway.base_url, auth_token=TOKEN) as twilio:
+        gateway.answer(VOICE, twiml('<Reject reason="busy"/><Say>never heard</Say>'))
+        gateway.answer(STATUS, 204)
+        conv = await twilio.call(CALLER, NUMBER)
+
+    assert [event.status for event in conv.events] == ["ringing", "busy"]
+    assert (conv.rejected, conv.prompts) == ("busy", [])
+    assert parse_form(StatusCallback, gateway.to(STATUS)[0].params).call_duration == 0
+
+
+@run_async
 async def test_the_caller_cannot_act_after_hanging_up() -> None:
     async with GatewayDouble(TOKEN) as gateway, TwilioSimulator(gateway.base_url, auth_token=TOKEN) as twilio:
         gateway.answer(VOICE, twiml("<Say>Bye.</Say>"))
