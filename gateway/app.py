@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router
@@ -19,6 +20,7 @@ from gateway.auth.principal import ApiKeyAuthMiddleware, role_guard
 from gateway.bootstrap import ensure_default_project, first_run_key
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.migrate import upgrade
+from gateway.flows_service import run_flows
 from gateway.health import HealthController
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
@@ -41,10 +43,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         async with app.state.sessions() as session:
             await ensure_default_project(session, settings)
             app.state.first_run_key = await first_run_key(session)
-        try:
-            yield
-        finally:
-            await engine.dispose()
+        async with run_flows(app, Path(settings.flows_dir)):
+            try:
+                yield
+            finally:
+                await engine.dispose()
 
     v1 = Router(
         path="/v1",

@@ -7,6 +7,7 @@ from gateway.admin.api_keys import ApiKeyController
 from gateway.admin.audit_logs import AuditLogController
 from gateway.admin.calls import CallController
 from gateway.admin.dispatch_rules import DispatchRuleController
+from gateway.admin.flows import FlowController
 from gateway.admin.numbers import NumberController
 from gateway.admin.projects import ProjectController
 from gateway.admin.routes import RouteController
@@ -21,6 +22,7 @@ CONTROLLERS = [
     RouteController,
     DispatchRuleController,
     AgentController,
+    FlowController,
     CallController,
     AuditLogController,
     WebhookController,

@@ -1,4 +1,8 @@
-"""Routes: where calls go. The stored shape is `routing.model.Route`; the engine lives in `routing/`."""
+"""Routes: where calls go. The stored shape is `routing.model.Route`; the engine lives in `routing/`.
+
+Saving a route validates the whole table (unknown flows or agents, schedules that never open, rules that can
+never win): errors refuse the change, warnings come back with the saved route.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,26 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
+from gateway.auth.principal import Principal
+from gateway.db.models import Project, Trunk
 from gateway.db.models import Route as RouteRow
+from gateway.db.types import utcnow
+from gateway.errors import InvalidInput
 from gateway.ids import new_id
+from gateway.routing_table import check_table, input_of, load_table
 from gateway.web.deps import Caller, Db
-from routing.model import DispatchOptions, Match, Route, Target
+from routing.compile import CompiledRules, compile_dispatch
+from routing.model import Call, Decision, DispatchOptions, Match, Target
+from routing.resolve import explain
+
+ROUTER_AGENT = "trunkline-router"
+"""The dispatch name of the gateway's own agent, which resolves at call time what LiveKit cannot express."""
 
 
 class RouteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,6 +48,21 @@ class RouteOut(RouteIn, kw_only=True):
     id: str
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = msgspec.field(default_factory=list)
+    """Problems that do not block saving (e.g. a route that can never win)."""
+
+
+class ResolveIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    to: Annotated[str, msgspec.Meta(min_length=1, examples=["+14155550100"])]
+    """The dialled number (E.164, national, or a SIP user part)."""
+    from_: str = msgspec.field(name="from", default="")
+    """The caller's number; empty or "anonymous" for a withheld caller."""
+    trunk_id: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    at: datetime | None = None
+    """When the call happens (with a time zone); now when omitted."""
+    unavailable: list[str] = msgspec.field(default_factory=list)
+    """Pretend these are down, e.g. ["livekit", "agent:sales"], to see the fallbacks."""
 
 
 SPEC_FIELDS = ("target", "match", "fallback", "dispatch")
@@ -42,23 +73,40 @@ def spec_of(data: RouteIn) -> dict[str, Any]:
     return {k: body[k] for k in SPEC_FIELDS if body.get(k) is not None}
 
 
-def input_of(row: RouteRow) -> dict[str, Any]:
-    return {"name": row.name, "priority": row.priority, "enabled": row.enabled, **row.spec}
-
-
-def render(row: RouteRow) -> RouteOut:
-    return msgspec.convert(
-        {**input_of(row), "id": row.id, "created_at": row.created_at, "updated_at": row.updated_at}, RouteOut
-    )
-
-
-def to_route(row: RouteRow) -> Route:
-    """The engine's view of a stored route."""
-    return msgspec.convert({**input_of(row), "id": row.id}, Route)
+def render(row: RouteRow, warnings: list[str] | None = None) -> RouteOut:
+    body = {
+        **input_of(row),
+        "id": row.id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "warnings": warnings or [],
+    }
+    return msgspec.convert(body, RouteOut)
 
 
 def apply(row: RouteRow, data: RouteIn) -> None:
     row.name, row.priority, row.enabled, row.spec = data.name, data.priority, data.enabled, spec_of(data)
+
+
+def known_flows(state: State) -> set[str]:
+    registry = state.get("flows")
+    return {flow.id for flow in registry.all()} if registry is not None else set()
+
+
+async def _checked(db: AsyncSession, state: State, principal: Principal, row: RouteRow) -> list[str]:
+    """Validate the table with `row` in it: refuse errors about this route, return its warnings."""
+    project = await db.get(Project, principal.project_id)
+    assert project is not None
+    problems = await check_table(db, await load_table(db, project, replace=row), known_flows(state))
+    mine = [p for p in problems if p.route_id == row.id]
+    errors = [p for p in mine if p.severity == "error"]
+    if errors:
+        raise InvalidInput(
+            "; ".join(f"{p.field}: {p.message}" for p in errors),
+            field=errors[0].field,
+            extra={"problems": [msgspec.to_builtins(p) for p in errors]},
+        )
+    return [p.message for p in mine]
 
 
 class RouteController(Controller):
@@ -79,10 +127,14 @@ class RouteController(Controller):
             stmt = stmt.where(RouteRow.enabled == enabled)
         return await page(db, stmt, RouteRow, limit, after, render)
 
-    @post(operation_id="createRoute", summary="Create a route")
-    async def create_route(self, db: Db, principal: Caller, data: JSONBody[RouteIn]) -> RouteOut:
-        row = RouteRow(id=new_id("rte"), project_id=principal.project_id)
+    @post(operation_id="createRoute", summary="Create a route (validated with the whole table)")
+    async def create_route(
+        self, db: Db, principal: Caller, state: State, data: JSONBody[RouteIn]
+    ) -> RouteOut:
+        now = utcnow()
+        row = RouteRow(id=new_id("rte"), project_id=principal.project_id, created_at=now, updated_at=now)
         apply(row, data)
+        warnings = await _checked(db, state, principal, row)
         db.add(row)
         await commit_audited(
             db,
@@ -93,7 +145,38 @@ class RouteController(Controller):
             before=None,
             after=input_of(row),
         )
-        return render(row)
+        return render(row, warnings)
+
+    @post(
+        "/resolve",
+        operation_id="resolveRoute",
+        status_code=200,
+        summary="Dry run: where would this call go, and why",
+    )
+    async def resolve_route(self, db: Db, principal: Caller, data: JSONBody[ResolveIn]) -> Decision:
+        project = await db.get(Project, principal.project_id)
+        assert project is not None
+        at = data.at or utcnow()
+        if at.tzinfo is None:
+            raise InvalidInput("`at` needs a time zone, e.g. 2026-03-29T00:30:00Z.", field="at")
+        call = Call(to=data.to, from_=data.from_, trunk=data.trunk_id, headers=data.headers, at=at)
+        return explain(await load_table(db, project), call, unavailable=frozenset(data.unavailable))
+
+    @get(
+        "/compiled",
+        operation_id="compiledDispatchRules",
+        summary="The LiveKit dispatch rules these routes compile to, and which routes need call-time routing",
+    )
+    async def compiled(self, db: Db, principal: Caller) -> CompiledRules:
+        project = await db.get(Project, principal.project_id)
+        assert project is not None
+        trunks = (
+            await db.scalars(
+                select(Trunk).where(Trunk.project_id == principal.project_id, Trunk.direction == "inbound")
+            )
+        ).all()
+        numbers = {t.livekit_trunk_id or t.id: list(t.config.get("numbers", [])) for t in trunks}
+        return compile_dispatch(await load_table(db, project), numbers, router_agent=ROUTER_AGENT)
 
     @get("/{route_id:str}", operation_id="getRoute", summary="Get a route")
     async def get_route(self, db: Db, principal: Caller, route_id: FromPath[str]) -> RouteOut:
@@ -101,11 +184,12 @@ class RouteController(Controller):
 
     @patch("/{route_id:str}", operation_id="updateRoute", summary="Change a route (JSON merge-patch)")
     async def update_route(
-        self, db: Db, principal: Caller, route_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self, db: Db, principal: Caller, state: State, route_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> RouteOut:
         row = await scoped(db, RouteRow, route_id, principal)
         before = input_of(row)
         apply(row, merge_patch(before, data, RouteIn))
+        warnings = await _checked(db, state, principal, row)
         await commit_audited(
             db,
             principal,
@@ -115,7 +199,7 @@ class RouteController(Controller):
             before=before,
             after=input_of(row),
         )
-        return render(row)
+        return render(row, warnings)
 
     @delete("/{route_id:str}", operation_id="deleteRoute", summary="Delete a route")
     async def delete_route(self, db: Db, principal: Caller, route_id: FromPath[str]) -> None:

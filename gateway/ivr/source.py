@@ -31,7 +31,10 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _TEXT_TYPES = (mi.StrType, mi.LiteralType, mi.DateType, mi.DateTimeType, mi.TimeType)
 _MAX_DEPTH = 64
+_STR = "tag:yaml.org,2002:str"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_RESOLVER = yaml.resolver.Resolver()
 _ERROR_AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
 _KIND_WORDS = {
@@ -108,6 +111,42 @@ def _members(kind: mi.Type) -> tuple[mi.Type, ...]:
     return (kind,)
 
 
+class _Shape:
+    """What the builder needs to know about an expected type, worked out once per type."""
+
+    __slots__ = ("any", "entries", "fields", "item", "kind", "struct", "tag_field", "tagged", "text")
+
+    def __init__(self, kind: mi.Type) -> None:
+        self.kind = _unwrap(kind)
+        members = _members(kind)
+        self.text = any(isinstance(member, _TEXT_TYPES) for member in members)
+        self.any = any(isinstance(member, mi.AnyType) for member in members)
+        self.item: mi.Type = next(
+            (m.item_type for m in members if isinstance(m, mi.ListType | mi.SetType)), _ANY
+        )
+        structs = [m for m in members if isinstance(m, mi.StructType)]
+        tagged = [m for m in structs if m.tag_field is not None]
+        self.tag_field = tagged[0].tag_field if len(structs) > 1 and tagged else None
+        self.tagged = {m.tag: m for m in tagged}
+        self.struct = structs[0] if len(structs) == 1 else None
+        self.fields = _fields(self.struct) if self.struct is not None else {}
+        self.entries = next((m.value_type for m in members if isinstance(m, mi.DictType)), None)
+
+
+def _fields(struct: mi.StructType) -> dict[str, mi.Type]:
+    return {field.encode_name: field.type for field in struct.fields}
+
+
+_SHAPES: dict[int, tuple[mi.Type, _Shape]] = {}
+
+
+def _shape(kind: mi.Type) -> _Shape:
+    known = _SHAPES.get(id(kind))
+    if known is None:
+        known = _SHAPES[id(kind)] = (kind, _Shape(kind))
+    return known[1]
+
+
 class _Builder:
     """Plain data from YAML nodes, shaped by the expected type, recording positions on the way."""
 
@@ -116,55 +155,45 @@ class _Builder:
         self.issues: list[Issue] = []
 
     def build(self, node: yaml.Node, kind: mi.Type, path: FieldPath, depth: int = 0) -> Any:
-        kind = _unwrap(kind)
+        shape = _shape(kind)
         mark = node.start_mark
         self.source.values[path] = (mark.line + 1, mark.column + 1)
-        self.source.types[path] = kind
+        self.source.types[path] = shape.kind
         if depth > _MAX_DEPTH:
             self.issues.append(Issue(path, "the document is nested too deeply"))
             return None
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, kind)
+            plain = not node.style
+            if plain and node.tag == _NULL:
+                return None
+            if shape.text or not plain or not shape.any:
+                return node.value
+            return _native(node)
         if isinstance(node, yaml.SequenceNode):
-            item: mi.Type = next(
-                (m.item_type for m in _members(kind) if isinstance(m, mi.ListType | mi.SetType)), _ANY
-            )
             return [
-                self.build(child, item, (*path, index), depth + 1) for index, child in enumerate(node.value)
+                self.build(child, shape.item, (*path, index), depth + 1)
+                for index, child in enumerate(node.value)
             ]
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, kind, path, depth)
+            return self._mapping(node, shape, path, depth)
         return None
 
-    def _scalar(self, node: yaml.ScalarNode, kind: mi.Type) -> Any:
-        plain = not node.style
-        if plain and node.tag == _NULL:
-            return None
-        members = _members(kind)
-        if any(isinstance(member, _TEXT_TYPES) for member in members):
-            return node.value
-        if any(isinstance(member, mi.AnyType) for member in members) and plain:
-            return _native(node)
-        return node.value
-
-    def _mapping(self, node: yaml.MappingNode, kind: mi.Type, path: FieldPath, depth: int) -> dict[str, Any]:
-        struct, entries = self._choose(node, kind)
-        if struct is not None:
-            self.source.types[path] = struct
-        fields = {f.encode_name: f.type for f in struct.fields} if struct is not None else {}
+    def _mapping(self, node: yaml.MappingNode, shape: _Shape, path: FieldPath, depth: int) -> dict[str, Any]:
+        fields, entries = self._choose(node, shape, path)
         out: dict[str, Any] = {}
+        keys = self.source.keys
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.issues.append(Issue(path, "keys must be plain words, not lists or mappings"))
                 continue
             key = key_node.value
             child_path = (*path, key)
-            self.source.keys[child_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            keys[child_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in out:
                 self.issues.append(
                     Issue(child_path, f"duplicate key '{key}'", "each key may appear once here", at_key=True)
                 )
-            if struct is not None:
+            if fields is not None:
                 value_kind = fields.get(key, _ANY)
             elif entries is not None:
                 value_kind = entries
@@ -174,38 +203,51 @@ class _Builder:
             out[key] = self.build(value_node, value_kind, child_path, depth + 1)
         return out
 
-    def _choose(self, node: yaml.MappingNode, kind: mi.Type) -> tuple[mi.StructType | None, mi.Type | None]:
-        """The struct a mapping decodes to (by its tag in a tagged union), or the value type of a dict.
+    def _choose(
+        self, node: yaml.MappingNode, shape: _Shape, path: FieldPath
+    ) -> tuple[dict[str, mi.Type] | None, mi.Type | None]:
+        """The fields of the struct a mapping decodes to (by its tag in a tagged union), or a dict's value type.
 
         (None, None) when neither is known (e.g. an unknown tag): values are read without a type.
         """
-        members = _members(kind)
-        structs = [m for m in members if isinstance(m, mi.StructType)]
-        tagged = [m for m in structs if m.tag_field is not None]
-        if tagged:
-            tag_field = tagged[0].tag_field
+        if shape.tag_field is not None:
             tag = next(
-                (v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == tag_field),
+                (
+                    v.value
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == shape.tag_field
+                ),
                 None,
             )
-            return next((m for m in tagged if m.tag == tag), None), None
-        if structs:
-            return structs[0], None
-        for member in members:
-            if isinstance(member, mi.DictType):
-                return None, member.value_type
-        return None, None
+            chosen = shape.tagged.get(tag)
+            if chosen is None:
+                return None, None
+            self.source.types[path] = chosen
+            return _shape(chosen).fields, None
+        if shape.struct is not None:
+            return shape.fields, None
+        return None, shape.entries
 
 
 def _native(node: yaml.ScalarNode) -> Any:
-    """YAML's own reading of a scalar, except that only true/false are booleans (not yes/no/on/off)."""
-    if node.tag == _INT:
+    """YAML's own reading of a plain scalar, except that only true/false are booleans (not yes/no/on/off)."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+    if tag == _INT:
         return _CONSTRUCTOR.construct_yaml_int(node)
-    if node.tag == _FLOAT:
+    if tag == _FLOAT:
         return _CONSTRUCTOR.construct_yaml_float(node)
-    if node.tag == _BOOL and node.value.lower() in ("true", "false"):
+    if tag == _BOOL and node.value.lower() in ("true", "false"):
         return node.value.lower() == "true"
     return node.value
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's parser, with scalars typed lazily: the builder reads them by the expected type instead."""
+
+    def resolve(self, kind: type[yaml.Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            return _NULL if implicit[0] and value in _NULLS else _STR
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
 
 def _parse_path(raw: str | None) -> list[str | int | None]:
@@ -275,9 +317,10 @@ def _explain(message: str, path: FieldPath, builder: _Builder, text: str, data: 
     invalid = re.match(r"Invalid (?:enum )?value (.+)", message)
     if invalid:
         return _invalid_value(invalid[1].strip("'"), path, source)
-    expected = re.match(r"Expected `(\w+)`, got `(\w+)`$", message)
+    expected = re.match(r"Expected `([\w |]+)`, got `(\w+)`$", message)
     if expected:
-        want, got = (_KIND_WORDS.get(word, word) for word in expected.groups())
+        want = " or ".join(_KIND_WORDS.get(word, word) for word in expected[1].split(" | ") if word != "null")
+        got = _KIND_WORDS.get(expected[2], expected[2])
         hint = None
         line = source.mark(path)[0]
         source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
@@ -337,7 +380,7 @@ def decode_yaml(
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     try:
-        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
         return Decoded(None, [_yaml_problem(error, file, text)], SourceMap())
     builder = _Builder()

@@ -26,9 +26,16 @@ EXAMPLES_PER_OPERATION = 25
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     base: Path = tmp_path_factory.mktemp("fuzz")
     (base / "flows").mkdir()
-    app = create_app(load_settings(env={"DATABASE_URL": f"sqlite+aiosqlite:///{base}/t.db",
-                                        "TRUNKLINE_FLOWS_DIR": str(base / "flows")}, dotenv=None),
-                     configure_logs=False)
+    app = create_app(
+        load_settings(
+            env={
+                "DATABASE_URL": f"sqlite+aiosqlite:///{base}/t.db",
+                "TRUNKLINE_FLOWS_DIR": str(base / "flows"),
+            },
+            dotenv=None,
+        ),
+        configure_logs=False,
+    )
     with serve_in_thread(app) as server:
         yield server
 
@@ -49,9 +56,14 @@ def test_no_server_errors_and_responses_match_schema(live: LiveServer) -> None:
         if operation.method.upper() == "DELETE" and operation.path == "/v1/api-keys/{key_id}":
             continue  # revoking keys at random would revoke the fuzzer's own key only by id guess; harmless
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
             response = case.call(base_url=live.url, headers=headers)

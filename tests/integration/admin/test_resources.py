@@ -94,7 +94,21 @@ def test_agents_soft_delete_and_merge_patch(api: Api) -> None:
     assert again["id"] != agent["id"], "a deleted agent's name can be reused"
 
 
+MAIN_FLOW = """
+start: hello
+steps:
+  hello:
+    type: say
+    text: Hello.
+    next: bye
+  bye:
+    type: hangup
+"""
+
+
 def test_routes_store_the_routing_shape(api: Api) -> None:
+    api.create("/v1/agents", {"name": "sales"})
+    assert api.put("/v1/flows/main", content=MAIN_FLOW.encode()).status_code == 200
     route = api.create(
         "/v1/routes",
         {

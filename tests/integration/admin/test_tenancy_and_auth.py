@@ -46,7 +46,7 @@ def _objects_of(api: Api, settings: Settings) -> dict[str, str]:
         "/v1/api-keys": api.create("/v1/api-keys", {"name": "k", "role": "viewer"})["id"],
         "/v1/trunks": trunk["id"],
         "/v1/numbers": api.create("/v1/numbers", {"number": "+14155550123"})["id"],
-        "/v1/routes": api.create("/v1/routes", {"name": "r", "target": {"type": "flow", "flow": "main"}})[
+        "/v1/routes": api.create("/v1/routes", {"name": "r", "target": {"type": "reject", "reason": "busy"}})[
             "id"
         ],
         "/v1/dispatch-rules": api.create("/v1/dispatch-rules", {"name": "d", "kind": "individual"})["id"],
@@ -56,10 +56,16 @@ def _objects_of(api: Api, settings: Settings) -> dict[str, str]:
     }
 
 
+SHARED = ("/v1/flows/",)
+"""Flow files are shared by every project of a gateway (see test_flow_files_need_a_platform_admin)."""
+
+
 def _by_id_endpoints(api: Api) -> list[tuple[str, str]]:
     endpoints = []
     for route in api.client.app.routes:
-        if isinstance(route, HTTPRoute) and route.path.startswith("/v1/") and "{" in route.path:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(SHARED):
+            continue
+        if route.path.startswith("/v1/") and "{" in route.path:
             endpoints += [(m, route.path) for m in sorted(route.methods - {"HEAD", "OPTIONS"})]
     return endpoints
 
@@ -155,3 +161,14 @@ def test_bad_credentials(api: Api) -> None:
     token = api.token
     tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     assert api.as_(tampered).get("/v1/agents").status_code == 401
+
+
+def test_flow_files_need_a_platform_admin(api: Api) -> None:
+    flow = b"start: bye\nsteps:\n  bye:\n    type: hangup\n"
+    _, other = _second_project(api)
+    assert other.put("/v1/flows/bye", content=flow).status_code == 403
+    operator = api.as_(api.create("/v1/api-keys", {"name": "o", "role": "operator"})["token"])
+    assert operator.put("/v1/flows/bye", content=flow).status_code == 403
+    assert api.put("/v1/flows/bye", content=flow).status_code == 200
+    assert other.delete("/v1/flows/bye").status_code == 403
+    assert other.get("/v1/flows/bye").status_code == 200
