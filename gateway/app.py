@@ -18,10 +18,13 @@ from gateway import __version__
 from gateway.admin import CONTROLLERS
 from gateway.auth.principal import ApiKeyAuthMiddleware, role_guard
 from gateway.bootstrap import ensure_default_project, first_run_key
+from gateway.calls.guard import RateLimiter
+from gateway.carriers.twilio import wiring as twilio_wiring
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.flows_service import run_flows
 from gateway.health import HealthController
+from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import provide_db, provide_principal
@@ -43,24 +46,40 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         async with app.state.sessions() as session:
             await ensure_default_project(session, settings)
             app.state.first_run_key = await first_run_key(session)
-        async with run_flows(app, Path(settings.flows_dir)):
-            try:
+        try:
+            async with (
+                run_flows(app, Path(settings.flows_dir)),
+                twilio_wiring.runtime(app, settings),
+                livekit_wiring.runtime(app, settings),
+            ):
                 yield
-            finally:
-                await engine.dispose()
+        finally:
+            await engine.dispose()
 
     v1 = Router(
         path="/v1",
-        route_handlers=CONTROLLERS,
+        route_handlers=[*CONTROLLERS, *twilio_wiring.V1_CONTROLLERS, *livekit_wiring.V1_CONTROLLERS],
         middleware=[ApiKeyAuthMiddleware],
         guards=[role_guard],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
     )
     prometheus = PrometheusConfig(app_name="trunkline", group_path=True, exclude=["/metrics"])
-    state: dict[str, Any] = {"settings": settings, "readiness_checks": [], "first_run_key": None}
+    state: dict[str, Any] = {
+        "settings": settings,
+        "readiness_checks": [],
+        "first_run_key": None,
+        "placers": {},
+        "rate_limiter": RateLimiter(),
+    }
     return Litestar(
-        route_handlers=[HealthController, PrometheusController, v1],
+        route_handlers=[
+            HealthController,
+            PrometheusController,
+            v1,
+            *twilio_wiring.HANDLERS,
+            *livekit_wiring.HANDLERS,
+        ],
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db)},
         exception_handlers=EXCEPTION_HANDLERS,

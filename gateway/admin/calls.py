@@ -6,12 +6,22 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, get
-from litestar.params import FromPath, FromQuery
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.crud import Page, page, scoped
-from gateway.db.models import Call, CallEvent
+from gateway.admin.crud import Page, commit_audited, page, scoped
+from gateway.admin.phone import to_e164
+from gateway.auth.principal import Principal
+from gateway.calls.guard import check_destination
+from gateway.calls.lifecycle import CallState, StatusUpdate
+from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
+from gateway.calls.records import NewCall, add_event, apply_status, open_call
+from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
+from gateway.db.types import utcnow
+from gateway.errors import InvalidInput, UpstreamUnavailable
 from gateway.web.deps import Caller, Db
 
 Status = Literal[
@@ -116,15 +126,146 @@ class CallController(Controller):
             stmt = stmt.where(Call.created_at < until)
         return await page(db, stmt, Call, limit, after, render)
 
+    @post(
+        operation_id="createCall",
+        summary="Place an outbound call (Twilio or LiveKit SIP) with an agent or flow",
+    )
+    async def create_call(
+        self, db: Db, principal: Caller, state: State, data: JSONBody[OutboundCallIn]
+    ) -> CallDetail:
+        return await place_outbound(db, principal, state, data)
+
     @get("/{call_id:str}", operation_id="getCall", summary="Get a call with its events")
     async def get_call(self, db: Db, principal: Caller, call_id: FromPath[str]) -> CallDetail:
-        call = await scoped(db, Call, call_id, principal)
-        events = (
-            await db.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.seq))
-        ).all()
-        return CallDetail(
-            **msgspec.structs.asdict(render(call)),
-            events=[
-                CallEventOut(seq=e.seq, at=e.at, kind=e.kind, source=e.source, data=e.data) for e in events
-            ],
+        return await _detail(db, await scoped(db, Call, call_id, principal))
+
+
+async def _caller_id(db: AsyncSession, project: Project, raw: str) -> str:
+    number = to_e164(raw, project.default_region, "from").e164
+    owned = await db.scalar(
+        select(PhoneNumber.id).where(PhoneNumber.project_id == project.id, PhoneNumber.e164 == number)
+    )
+    if owned is None:
+        raise InvalidInput(
+            "from: the caller ID must be one of this project's numbers (POST /v1/numbers first).",
+            field="from",
         )
+    return number
+
+
+async def _agent(db: AsyncSession, project: Project, name: str | None) -> Agent | None:
+    if name is None:
+        return None
+    agent = await db.scalar(
+        select(Agent).where(Agent.project_id == project.id, Agent.name == name, Agent.deleted_at.is_(None))
+    )
+    if agent is None:
+        raise InvalidInput(f"agent: no agent named {name!r} in this project.", field="agent")
+    return agent
+
+
+async def place_outbound(
+    db: AsyncSession, principal: Principal, state: State, data: OutboundCallIn
+) -> CallDetail:
+    """Validate, guard, record, then hand the call to its carrier's placer; the record follows the outcome."""
+    project = await db.get(Project, principal.project_id)
+    assert project is not None
+    if (data.agent is None) == (data.flow is None):
+        raise InvalidInput("Give exactly one of `agent` or `flow`: what the callee talks to.", field="agent")
+    placer = state.placers.get(data.carrier)
+    if placer is None:
+        raise InvalidInput(f"carrier: {data.carrier!r} is not configured on this gateway.", field="carrier")
+    to = to_e164(data.to, project.default_region, "to").e164
+    from_number = await _caller_id(db, project, data.from_)
+    agent = await _agent(db, project, data.agent)
+    policy = project.settings.get("outbound", {})
+    check_destination(
+        to,
+        allowed_countries=list(policy.get("allowed_destination_countries", [])),
+        default_region=project.default_region,
+        allow_high_cost=bool(policy.get("allow_high_cost")),
+    )
+    state.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
+
+    call, _ = await open_call(
+        db,
+        NewCall(
+            project_id=project.id,
+            direction="outbound",
+            carrier=data.carrier,
+            carrier_call_id=None,
+            from_e164=from_number,
+            to_e164=to,
+            trunk_id=data.trunk_id,
+        ),
+    )
+    call.agent_id = agent.id if agent else None
+    call.flow_id = data.flow
+    await add_event(
+        db,
+        call,
+        "call.requested",
+        "api",
+        {"carrier": data.carrier, "agent": data.agent, "flow": data.flow, "by": principal.key_id},
+    )
+    config = deep_merge(agent.config if agent else {}, data.overrides)
+    context = PlaceContext(
+        call=call,
+        request=data,
+        project=project,
+        agent=agent,
+        agent_config=config,
+        to_e164=to,
+        from_e164=from_number,
+        state=state,
+    )
+    try:
+        placed = await placer.place(context)
+    except UpstreamUnavailable as exc:
+        await apply_status(
+            db,
+            call,
+            StatusUpdate(state=CallState.FAILED, at=utcnow()),
+            source="api",
+            data={"error": exc.detail},
+        )
+        call.end_reason = f"{data.carrier} unavailable"
+        await commit_audited(
+            db,
+            principal,
+            action="call.create",
+            object_type="call",
+            object_id=call.id,
+            before=None,
+            after={"to": to, "carrier": data.carrier, "status": call.status},
+        )
+        raise UpstreamUnavailable(
+            f"{exc.detail} The call {call.id} was recorded as failed; retry later.",
+            extra={"call_id": call.id},
+        ) from None
+    call.carrier_call_id = placed.carrier_call_id
+    call.livekit_room = placed.livekit_room or call.livekit_room
+    if placed.end_reason:
+        call.end_reason = placed.end_reason
+    if placed.update is not None:
+        await apply_status(db, call, placed.update, source=data.carrier)
+    await commit_audited(
+        db,
+        principal,
+        action="call.create",
+        object_type="call",
+        object_id=call.id,
+        before=None,
+        after={"to": to, "carrier": data.carrier, "status": call.status},
+    )
+    return await _detail(db, call)
+
+
+async def _detail(db: AsyncSession, call: Call) -> CallDetail:
+    events = (
+        await db.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.seq))
+    ).all()
+    return CallDetail(
+        **msgspec.structs.asdict(render(call)),
+        events=[CallEventOut(seq=e.seq, at=e.at, kind=e.kind, source=e.source, data=e.data) for e in events],
+    )

@@ -165,6 +165,8 @@ class Call(Timestamps, Base):
     carrier_status: Mapped[str | None] = mapped_column(String(32))
     duration_s: Mapped[int | None] = mapped_column(Integer)
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    lifecycle: Mapped[Json | None]
+    """The folded `CallSnapshot` (gateway.calls.lifecycle); the columns above mirror it for queries."""
     ivr_state: Mapped[Json | None]
     routing: Mapped[Json | None]
     """The routing decision and its trace."""

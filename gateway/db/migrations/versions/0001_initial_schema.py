@@ -173,6 +173,11 @@ def upgrade() -> None:
         sa.Column("duration_s", sa.Integer(), nullable=True),
         sa.Column("last_sequence", sa.Integer(), nullable=False),
         sa.Column(
+            "lifecycle",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
             "ivr_state",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,

@@ -1,0 +1,22 @@
+"""What the Twilio carrier adds to the service: HTTP handlers, /v1 controllers, and its runtime (placer)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+
+from gateway.settings import Settings
+
+HANDLERS: list[Any] = []
+"""Handlers mounted at the root (e.g. /carriers/twilio/...)."""
+V1_CONTROLLERS: list[Any] = []
+"""Controllers mounted under /v1 (authenticated)."""
+
+
+@asynccontextmanager
+async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
+    """Start what the carrier needs while the service runs; register its `CallPlacer` in app.state.placers."""
+    yield
