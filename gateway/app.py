@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         "readiness_checks": [],
         "first_run_key": None,
         "placers": {},
+        "call_controls": {},
         "rate_limiter": RateLimiter(),
     }
     return Litestar(
