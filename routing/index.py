@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from routing.decide import decide
-from routing.matching import CallContext, CompiledRoute, requirements
+from routing.matching import CallContext, CompiledRoute, Shared, requirements
 from routing.model import Call, Decision, ProjectRouting, Target
 
 __all__ = ["ProjectIndex", "RoutingIndex", "UnknownProject", "build_index", "build_project_index"]
@@ -47,14 +47,16 @@ class _Bucket:
 class ProjectIndex:
     """One project's routes, compiled. Immutable once built; safe to share between threads and calls."""
 
-    def __init__(self, table: ProjectRouting) -> None:
+    def __init__(self, table: ProjectRouting, shared: Shared | None = None) -> None:
         self.project_id = table.project_id
         self.table = table
         self.default_target: Target | None = table.default_target
         self._default_needs = requirements(table.default_target) if table.default_target is not None else None
         self.default_region = table.default_region
         self.trunk_regions = dict(table.trunk_regions)
-        self.routes = tuple(sorted((CompiledRoute(r, i) for i, r in enumerate(table.routes)), key=_sort_key))
+        shared = shared if shared is not None else Shared()
+        compiled = (CompiledRoute(route, i, shared) for i, route in enumerate(table.routes))
+        self.routes = tuple(sorted(compiled, key=_sort_key))
         self._catch_all = tuple(r for r in self.routes if r.numbers.matches_any)
         prefix_tables: dict[int, dict[str, list[CompiledRoute]]] = {}
         ranges: list[tuple[str, str, tuple[CompiledRoute]]] = []
@@ -202,4 +204,5 @@ def build_project_index(table: ProjectRouting) -> ProjectIndex:
 
 def build_index(projects: Iterable[ProjectRouting]) -> RoutingIndex:
     """Compile every project's routes; later tables with the same project id replace earlier ones."""
-    return RoutingIndex({table.project_id: ProjectIndex(table) for table in projects})
+    shared = Shared()
+    return RoutingIndex({table.project_id: ProjectIndex(table, shared) for table in projects})

@@ -7,9 +7,12 @@ None when every condition holds, else a short, log-safe reason (no phone numbers
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from datetime import datetime
 from fnmatch import translate
+from typing import Any, TypeVar
+
+import msgspec
 
 from routing.model import (
     AgentTarget,
@@ -19,6 +22,7 @@ from routing.model import (
     ForwardTarget,
     RejectTarget,
     Route,
+    Schedule,
     Target,
     TraceEntry,
     TraceOutcome,
@@ -28,9 +32,11 @@ from routing.model import (
 from routing.numbers import InvalidNumber, caller_region, is_canonical_e164, is_withheld, normalize
 from routing.schedule import CompiledSchedule
 
-__all__ = ["CallContext", "CompiledCaller", "CompiledRoute", "NumberSet", "requirements"]
+__all__ = ["CallContext", "CompiledCaller", "CompiledRoute", "NumberSet", "Shared", "requirements"]
 
 LIVEKIT = "livekit"
+_H = TypeVar("_H", bound=Hashable)
+_V = TypeVar("_V")
 
 
 def requirements(target: Target) -> frozenset[str]:
@@ -197,6 +203,40 @@ def _header_check(name: str, pattern: str) -> HeaderCheck:
     return name.lower(), pattern.__eq__
 
 
+class Shared:
+    """Build-time interning: equal conditions in many routes (and projects) compile to one shared object.
+
+    Compiled conditions are immutable, so sharing them only saves memory and keeps the hot set small.
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[object, Any] = {}
+
+    def get(self, value: _H) -> _H:
+        return self._objects.setdefault(value, value)  # type: ignore[no-any-return]
+
+    def _made(self, key: object, make: Callable[[], _V]) -> _V:
+        found: _V | None = self._objects.get(key)
+        if found is None:
+            found = self._objects[key] = make()
+        return found
+
+    def needs(self, target: Target) -> frozenset[str]:
+        return self.get(requirements(target))
+
+    def caller(self, caller: CallerMatch) -> CompiledCaller:
+        return self._made(("caller", msgspec.json.encode(caller)), lambda: CompiledCaller(caller))
+
+    def schedule(self, schedule: Schedule) -> CompiledSchedule:
+        return self._made(("schedule", msgspec.json.encode(schedule)), lambda: CompiledSchedule(schedule))
+
+    def headers(self, headers: dict[str, str]) -> tuple[HeaderCheck, ...]:
+        items = tuple(sorted(headers.items()))
+        return self._made(
+            ("headers", items), lambda: tuple(_header_check(name, value) for name, value in items)
+        )
+
+
 class CompiledRoute:
     """A route with its conditions prepared; `sort_key` is (priority, id, position in the table)."""
 
@@ -228,7 +268,8 @@ class CompiledRoute:
         "unconditional",
     )
 
-    def __init__(self, route: Route, position: int) -> None:
+    def __init__(self, route: Route, position: int, shared: Shared | None = None) -> None:
+        shared = shared if shared is not None else Shared()
         match = route.match
         self.route = route
         self.id = route.id
@@ -237,13 +278,13 @@ class CompiledRoute:
         self.enabled = route.enabled
         self.target = route.target
         self.fallback = route.fallback
-        self.target_needs = requirements(route.target)
-        self.fallback_needs = requirements(route.fallback) if route.fallback is not None else frozenset()
+        self.target_needs = shared.needs(route.target)
+        self.fallback_needs = shared.needs(route.fallback) if route.fallback is not None else frozenset()
         self.numbers = NumberSet(match.numbers, list(match.number_ranges))
-        self.trunks = frozenset(match.trunks) if match.trunks else None
-        self.caller = CompiledCaller(match.caller) if match.caller is not None else None
-        self.headers = tuple(_header_check(name, pattern) for name, pattern in sorted(match.headers.items()))
-        self.schedule = CompiledSchedule(match.schedule.schedule) if match.schedule is not None else None
+        self.trunks = shared.get(frozenset(match.trunks)) if match.trunks else None
+        self.caller = shared.caller(match.caller) if match.caller is not None else None
+        self.headers = shared.headers(match.headers) if match.headers else ()
+        self.schedule = shared.schedule(match.schedule.schedule) if match.schedule is not None else None
         self.schedule_when_open = match.schedule is None or match.schedule.when == "open"
         self.unconditional = (
             self.trunks is None and self.caller is None and not self.headers and self.schedule is None
