@@ -94,6 +94,49 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_routes_explain(args: argparse.Namespace, settings: Settings) -> int:
+    import msgspec
+
+    from gateway.db.models import Project
+    from gateway.routing_table import load_table
+    from routing.model import Call, Decision, target_label
+    from routing.numbers import mask
+    from routing.resolve import explain
+
+    at = datetime.fromisoformat(args.at) if args.at else datetime.now().astimezone()
+    if at.tzinfo is None:
+        print("--at needs a time zone, e.g. 2026-03-29T00:30:00+00:00", file=sys.stderr)
+        return 2
+    headers = dict(item.split("=", 1) for item in args.header)
+
+    async def work(session: AsyncSession) -> Decision | None:
+        from sqlalchemy import select
+
+        project = await session.scalar(select(Project).where(Project.slug == args.project))
+        if project is None:
+            return None
+        call = Call(to=args.to, from_=args.caller, trunk=args.trunk, headers=headers, at=at)
+        return explain(await load_table(session, project), call, unavailable=frozenset(args.unavailable))
+
+    decision = _with_database(settings, work)
+    if decision is None:
+        print(f"no project with slug {args.project!r}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(msgspec.json.encode(decision).decode())
+        return 0
+    print(
+        f"call to {mask(args.to)} from {mask(args.caller) if args.caller else 'withheld'} at {at.isoformat()}"
+    )
+    print(
+        f"-> {target_label(decision.target)}  ({decision.reason})"
+        + ("  [fallback]" if decision.used_fallback else "")
+    )
+    for entry in decision.trace:
+        print(f"   {entry.outcome:<11} {entry.route_id}: {entry.why}")
+    return 0
+
+
 def cmd_flows(args: argparse.Namespace, _settings: Settings) -> int:
     from gateway.ivr.cli import main as flows_main
 
@@ -127,6 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_cmd.add_parser("verify", help="check every project's audit hash chain")
     verify.add_argument("--project", default=None, help="only this project slug")
     verify.set_defaults(func=cmd_audit_verify)
+
+    routes = sub.add_parser("routes", help="routing").add_subparsers(dest="routes_command", required=True)
+    explain_cmd = routes.add_parser(
+        "explain", help="where would a call go, and why (dry run against the database)"
+    )
+    explain_cmd.add_argument("to", help="dialled number")
+    explain_cmd.add_argument("--from", dest="caller", default="", help="caller number (empty: withheld)")
+    explain_cmd.add_argument("--project", default="default", help="project slug")
+    explain_cmd.add_argument("--trunk", default=None, help="trunk id the call arrives on")
+    explain_cmd.add_argument("--at", default=None, help="ISO 8601 time with zone (default: now)")
+    explain_cmd.add_argument(
+        "--header", action="append", default=[], help="SIP header NAME=VALUE (repeatable)"
+    )
+    explain_cmd.add_argument(
+        "--unavailable", action="append", default=[], help="pretend down: livekit, agent:NAME"
+    )
+    explain_cmd.add_argument("--json", action="store_true", help="print the decision as JSON")
+    explain_cmd.set_defaults(func=cmd_routes_explain)
 
     flows = sub.add_parser("flows", help="IVR flow tools: lint, test, simulate, graph", add_help=False)
     flows.add_argument("rest", nargs=argparse.REMAINDER)

@@ -21,8 +21,10 @@ def _bin(name: str) -> str:
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     found = candidates[0] if candidates else shutil.which(name)
     if not found:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed; run `make test` (it installs postgresql) "
-                           "or `apt-get install postgresql`.")
+        raise RuntimeError(
+            f"PostgreSQL's {name} is not installed; run `make test` (it installs postgresql) "
+            "or `apt-get install postgresql`."
+        )
     return found
 
 
@@ -43,9 +45,25 @@ class Cluster:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
-            [_bin("psql"), "-h", self.host, "-p", str(self.port), "-U", self.user, "-d", database, "-v",
-             "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-            capture_output=True, text=True, check=False,
+            [
+                _bin("psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAt",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
@@ -62,15 +80,26 @@ def running_cluster() -> Iterator[Cluster]:
         shutil.chown(base, "postgres")
     user = "trunkline"
     port = _free_port()
-    subprocess.run([*run_as, _bin("initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off " \
-              "-c full_page_writes=off -c max_connections=200"
-    subprocess.run([*run_as, _bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-                    "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, _bin("initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=200"
+    )
+    subprocess.run(
+        [*run_as, _bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield Cluster("127.0.0.1", port, user)
     finally:
-        subprocess.run([*run_as, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       check=False, capture_output=True)
+        subprocess.run(
+            [*run_as, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)

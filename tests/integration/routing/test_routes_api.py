@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+from gateway.settings import Settings
 from tests.conftest import Api
 
 FLOW = b"start: hi\nsteps:\n  hi:\n    type: say\n    text: Hello.\n    next: bye\n  bye:\n    type: hangup\n"
@@ -116,3 +121,32 @@ def test_compiled_dispatch_rules_say_what_needs_the_gateway(api: Api) -> None:
     assert compiled["rules"], compiled
     needs = {need["route_id"] for need in compiled["needs_runtime"]}
     assert ids["open"] in needs, "a schedule cannot be expressed in a LiveKit dispatch rule"
+
+
+def test_cli_explains_a_call_from_the_database(api: Api, settings: Settings) -> None:
+    ids = _setup(api)
+    command = [
+        sys.executable,
+        "-m",
+        "gateway",
+        "routes",
+        "explain",
+        "+442079460018",
+        "--from",
+        "+14155550100",
+        "--at",
+        "2026-11-23T10:00:00+00:00",
+        "--json",
+    ]
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "PATH": "/usr/bin:/bin",
+        "TRUNKLINE_FLOWS_DIR": settings.flows_dir,
+    }
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    assert decision["route_id"] == ids["open"], done.stdout
+    human = subprocess.run(command[:-1], env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert "agent:sales" in human.stdout
+    assert "4420" not in human.stdout, "numbers are masked in the CLI's output"
