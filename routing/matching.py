@@ -93,16 +93,7 @@ class NumberSet:
 class CallContext:
     """One call's facts, normalised once and lazily (the caller is parsed only if a route asks about it)."""
 
-    __slots__ = (
-        "_caller",
-        "_caller_done",
-        "_headers",
-        "_withheld",
-        "call",
-        "region",
-        "to_e164",
-        "to_invalid",
-    )
+    __slots__ = ("_caller", "_headers", "call", "region", "to_e164", "to_invalid")
 
     def __init__(self, call: Call, region: str, to_e164: str | None = None) -> None:
         self.call = call
@@ -111,41 +102,36 @@ class CallContext:
         if to_e164 is None:
             to_e164, self.to_invalid = _dialled_number(call.to, region)
         self.to_e164 = to_e164
-        self._caller: str | None = None
-        self._caller_done = False
+        self._caller: tuple[bool, str | None] | None = None
         self._headers: dict[str, str] | None = None
-        self._withheld: bool | None = None
 
     @property
     def at(self) -> datetime:
         return self.call.at
 
-    @property
-    def caller_withheld(self) -> bool:
-        if self._withheld is None:
-            self._withheld = is_withheld(self.call.from_)
-        return self._withheld
-
-    @property
-    def caller_e164(self) -> str | None:
-        """The caller in E.164, or None when withheld or not a valid number."""
-        if not self._caller_done:
-            self._caller_done = True
-            raw = self.call.from_
-            if is_canonical_e164(raw):
-                self._caller = raw
-            elif not is_withheld(raw):
-                try:
-                    self._caller = normalize(raw, self.region).e164
-                except InvalidNumber:
-                    self._caller = None
-        return self._caller
+    def caller(self) -> tuple[bool, str | None]:
+        """(withheld, E.164 number or None when withheld or not a valid number)."""
+        found = self._caller
+        if found is None:
+            found = self._caller = _caller_facts(self.call.from_, self.region)
+        return found
 
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
             self._headers = {name.lower(): value for name, value in self.call.headers.items()}
         return self._headers
+
+
+def _caller_facts(raw: str, region: str) -> tuple[bool, str | None]:
+    if is_withheld(raw):
+        return True, None
+    if is_canonical_e164(raw):
+        return False, raw
+    try:
+        return False, normalize(raw, region).e164
+    except InvalidNumber:
+        return False, None
 
 
 def _dialled_number(raw: str, region: str) -> tuple[str | None, str | None]:
@@ -169,7 +155,8 @@ class CompiledCaller:
         self.has_positive = bool(self.allow or self.prefixes or self.countries)
 
     def why_not(self, context: CallContext) -> str | None:
-        if context.caller_withheld:
+        withheld, number = context.caller()
+        if withheld:
             if self.withheld == "exclude":
                 return "caller withheld and route excludes withheld callers"
             if self.withheld == "any" and self.has_positive:
@@ -177,7 +164,6 @@ class CompiledCaller:
             return None
         if self.withheld == "only":
             return "caller not withheld; route only takes withheld callers"
-        number = context.caller_e164
         if number is None:
             return "caller number invalid" if self.has_positive else None
         if self.deny is not None and self.deny.contains(number):
