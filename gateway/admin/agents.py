@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
@@ -19,6 +19,7 @@ from gateway.db.models import Agent
 from gateway.db.types import utcnow
 from gateway.ids import new_id
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -98,7 +99,23 @@ class AgentController(Controller):
         return await page(db, stmt, Agent, limit, after, render)
 
     @post(operation_id="createAgent", summary="Create an agent")
-    async def create_agent(self, db: Db, principal: Caller, data: JSONBody[AgentIn]) -> AgentOut:
+    async def create_agent(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            AgentIn,
+            json_example(
+                "A support agent",
+                {
+                    "name": "support-bot",
+                    "instructions": "You are a friendly support agent.",
+                    "welcome_message": "Hi, how can I help?",
+                    "tts": {"provider": "cartesia", "voice": "warm"},
+                },
+            ),
+        ],
+    ) -> AgentOut:
         agent = Agent(id=new_id("agt"), project_id=principal.project_id, name=data.name, config=stored(data))
         db.add(agent)
         await commit_audited(
@@ -118,7 +135,11 @@ class AgentController(Controller):
 
     @patch("/{agent_id:str}", operation_id="updateAgent", summary="Change an agent (JSON merge-patch)")
     async def update_agent(
-        self, db: Db, principal: Caller, agent_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        agent_id: FromPath[str],
+        data: Annotated[dict[str, Any], json_example("Change the greeting", {"welcome_message": "Hello!"})],
     ) -> AgentOut:
         agent = await scoped(db, Agent, agent_id, principal)
         before = {**agent.config, "name": agent.name}

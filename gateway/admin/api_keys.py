@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
@@ -16,6 +16,7 @@ from gateway.db.models import ApiKey
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 
 class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,7 +64,18 @@ class ApiKeyController(Controller):
         return await page(db, stmt, ApiKey, limit, after, render)
 
     @post(operation_id="createApiKey", summary="Create an API key; the response shows its secret once")
-    async def create_key(self, db: Db, principal: Caller, data: JSONBody[ApiKeyIn]) -> ApiKeyCreated:
+    async def create_key(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            ApiKeyIn,
+            json_example(
+                "A read-only key",
+                {"name": "dashboard", "role": "viewer", "expires_at": "2030-01-01T00:00:00Z"},
+            ),
+        ],
+    ) -> ApiKeyCreated:
         if data.expires_at is not None:
             if data.expires_at.tzinfo is None:
                 raise InvalidInput(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput, UpstreamUnavailable
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 Status = Literal[
     "initiated", "ringing", "answered", "completed", "busy", "no-answer", "failed", "canceled", "declined"
@@ -131,7 +132,23 @@ class CallController(Controller):
         summary="Place an outbound call (Twilio or LiveKit SIP) with an agent or flow",
     )
     async def create_call(
-        self, db: Db, principal: Caller, state: State, data: JSONBody[OutboundCallIn]
+        self,
+        db: Db,
+        principal: Caller,
+        state: State,
+        data: Annotated[
+            OutboundCallIn,
+            json_example(
+                "Call a customer with an agent",
+                {
+                    "carrier": "livekit",
+                    "to": "+14155550123",
+                    "from": "+14155550100",
+                    "agent": "support-bot",
+                    "overrides": {"instructions": "Confirm the appointment."},
+                },
+            ),
+        ],
     ) -> CallDetail:
         return await place_outbound(db, principal, state, data)
 

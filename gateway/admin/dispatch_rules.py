@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from gateway.db.models import DispatchRule, Project, Trunk
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 
 class AgentDispatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -107,7 +108,23 @@ class DispatchRuleController(Controller):
         return await page(db, stmt, DispatchRule, limit, after, render)
 
     @post(operation_id="createDispatchRule", summary="Create a dispatch rule")
-    async def create_rule(self, db: Db, principal: Caller, data: JSONBody[DispatchRuleIn]) -> DispatchRuleOut:
+    async def create_rule(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            DispatchRuleIn,
+            json_example(
+                "A room per caller",
+                {
+                    "name": "per caller",
+                    "kind": "individual",
+                    "room_prefix": "call-",
+                    "agents": [{"agent_name": "support-bot"}],
+                },
+            ),
+        ],
+    ) -> DispatchRuleOut:
         row = DispatchRule(id=new_id("sdr"), project_id=principal.project_id, source="manual")
         await _apply(db, principal, row, data)
         db.add(row)
@@ -130,7 +147,11 @@ class DispatchRuleController(Controller):
         "/{rule_id:str}", operation_id="updateDispatchRule", summary="Change a dispatch rule (merge-patch)"
     )
     async def update_rule(
-        self, db: Db, principal: Caller, rule_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        rule_id: FromPath[str],
+        data: Annotated[dict[str, Any], json_example("New prefix", {"room_prefix": "support-"})],
     ) -> DispatchRuleOut:
         row = await scoped(db, DispatchRule, rule_id, principal)
         before = input_of(row)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from gateway.db.models import PhoneNumber, Project, Trunk
 from gateway.errors import Conflict, InvalidInput
 from gateway.ids import new_id
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 
 class NumberIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -100,7 +101,14 @@ class NumberController(Controller):
         return await page(db, stmt, PhoneNumber, limit, after, render)
 
     @post(operation_id="createNumber", summary="Add a phone number")
-    async def create_number(self, db: Db, principal: Caller, data: JSONBody[NumberIn]) -> NumberOut:
+    async def create_number(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            NumberIn, json_example("A US number", {"number": "+14155550100", "label": "sales line"})
+        ],
+    ) -> NumberOut:
         number = PhoneNumber(id=new_id("num"), project_id=principal.project_id)
         await _apply(db, principal, number, data)
         db.add(number)
@@ -123,7 +131,11 @@ class NumberController(Controller):
         "/{number_id:str}", operation_id="updateNumber", summary="Change a phone number (JSON merge-patch)"
     )
     async def update_number(
-        self, db: Db, principal: Caller, number_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        number_id: FromPath[str],
+        data: Annotated[dict[str, Any], json_example("Relabel", {"label": "support line"})],
     ) -> NumberOut:
         number = await scoped(db, PhoneNumber, number_id, principal)
         before = snapshot(number)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from gateway import audit
@@ -21,6 +21,7 @@ from gateway.db.models import ApiKey, Project
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ids import new_id
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 Slug = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="lowercase, digits, dashes")
@@ -165,7 +166,23 @@ class ProjectController(Controller):
     @post(
         operation_id="createProject", summary="Create a project (platform admins)", opt={"role": Role.admin}
     )
-    async def create_project(self, db: Db, principal: Caller, data: JSONBody[ProjectIn]) -> ProjectCreated:
+    async def create_project(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            ProjectIn,
+            json_example(
+                "A tenant",
+                {
+                    "slug": "acme",
+                    "name": "Acme Ltd",
+                    "default_region": "GB",
+                    "outbound": {"allowed_destination_countries": ["GB", "IE"], "calls_per_second": 2},
+                },
+            ),
+        ],
+    ) -> ProjectCreated:
         if not principal.is_platform_admin:
             raise Forbidden("Only admins of the default project can create projects.")
         project = Project(id=new_id("prj"), settings={})
@@ -215,7 +232,17 @@ class ProjectController(Controller):
         opt={"role": Role.admin},
     )
     async def update_project(
-        self, db: Db, principal: Caller, project_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        project_id: FromPath[str],
+        data: Annotated[
+            dict[str, Any],
+            json_example(
+                "Twilio credentials",
+                {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "your-auth-token"},
+            ),
+        ],
     ) -> ProjectOut:
         project = _visible(principal, await db.get(Project, project_id), project_id)
         before = stored_input(project)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.routing_table import check_table, input_of, load_table
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 from routing.compile import CompiledRules, compile_dispatch
 from routing.model import Call, Decision, DispatchOptions, Match, Target
 from routing.resolve import explain
@@ -129,7 +130,37 @@ class RouteController(Controller):
 
     @post(operation_id="createRoute", summary="Create a route (validated with the whole table)")
     async def create_route(
-        self, db: Db, principal: Caller, state: State, data: JSONBody[RouteIn]
+        self,
+        db: Db,
+        principal: Caller,
+        state: State,
+        data: Annotated[
+            RouteIn,
+            json_example(
+                "Business hours to an agent",
+                {
+                    "name": "sales hours",
+                    "priority": 10,
+                    "target": {"type": "agent", "agent": "sales"},
+                    "fallback": {"type": "voicemail"},
+                    "match": {
+                        "numbers": ["+14155550100"],
+                        "schedule": {
+                            "schedule": {
+                                "timezone": "America/New_York",
+                                "weekly": [
+                                    {
+                                        "days": ["mon", "tue", "wed", "thu", "fri"],
+                                        "open": "09:00",
+                                        "close": "17:00",
+                                    }
+                                ],
+                            }
+                        },
+                    },
+                },
+            ),
+        ],
     ) -> RouteOut:
         now = utcnow()
         row = RouteRow(id=new_id("rte"), project_id=principal.project_id, created_at=now, updated_at=now)
@@ -153,7 +184,18 @@ class RouteController(Controller):
         status_code=200,
         summary="Dry run: where would this call go, and why",
     )
-    async def resolve_route(self, db: Db, principal: Caller, data: JSONBody[ResolveIn]) -> Decision:
+    async def resolve_route(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            ResolveIn,
+            json_example(
+                "A Monday morning call",
+                {"to": "+14155550100", "from": "+442079460018", "at": "2026-11-23T14:00:00Z"},
+            ),
+        ],
+    ) -> Decision:
         project = await db.get(Project, principal.project_id)
         assert project is not None
         at = data.at or utcnow()
@@ -184,7 +226,12 @@ class RouteController(Controller):
 
     @patch("/{route_id:str}", operation_id="updateRoute", summary="Change a route (JSON merge-patch)")
     async def update_route(
-        self, db: Db, principal: Caller, state: State, route_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        state: State,
+        route_id: FromPath[str],
+        data: Annotated[dict[str, Any], json_example("Disable", {"enabled": False})],
     ) -> RouteOut:
         row = await scoped(db, RouteRow, route_id, principal)
         before = input_of(row)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from gateway.db.models import Project, Trunk
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
@@ -145,7 +146,24 @@ class TrunkController(Controller):
         return await page(db, stmt, Trunk, limit, after, render)
 
     @post(operation_id="createTrunk", summary="Create a SIP trunk")
-    async def create_trunk(self, db: Db, principal: Caller, data: JSONBody[TrunkIn]) -> TrunkOut:
+    async def create_trunk(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            TrunkIn,
+            json_example(
+                "An inbound trunk",
+                {
+                    "direction": "inbound",
+                    "name": "twilio-in",
+                    "numbers": ["+14155550100"],
+                    "allowed_addresses": ["54.172.60.0/30"],
+                    "media_encryption": "allow",
+                },
+            ),
+        ],
+    ) -> TrunkOut:
         config = normalised(data, await _project_region(db, principal))
         direction = "inbound" if isinstance(data, InboundTrunkIn) else "outbound"
         trunk = Trunk(
@@ -174,7 +192,11 @@ class TrunkController(Controller):
 
     @patch("/{trunk_id:str}", operation_id="updateTrunk", summary="Change a SIP trunk (JSON merge-patch)")
     async def update_trunk(
-        self, db: Db, principal: Caller, trunk_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        trunk_id: FromPath[str],
+        data: Annotated[dict[str, Any], json_example("Require encryption", {"media_encryption": "require"})],
     ) -> TrunkOut:
         trunk = await scoped(db, Trunk, trunk_id, principal)
         if data.get("direction", trunk.direction) != trunk.direction:

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped
 from gateway.db.models import WebhookSubscription
 from gateway.ids import new_id
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 EventName = Literal[
     "call.started", "call.answered", "call.ended", "call.event", "recording.ready", "transcript.ready", "*"
@@ -62,7 +63,17 @@ class WebhookController(Controller):
         return await page(db, stmt, WebhookSubscription, limit, after, render)
 
     @post(operation_id="createWebhook", summary="Subscribe a URL to call events")
-    async def create_webhook(self, db: Db, principal: Caller, data: JSONBody[WebhookIn]) -> WebhookCreated:
+    async def create_webhook(
+        self,
+        db: Db,
+        principal: Caller,
+        data: Annotated[
+            WebhookIn,
+            json_example(
+                "Call ends", {"url": "https://example.com/hooks/trunkline", "events": ["call.ended"]}
+            ),
+        ],
+    ) -> WebhookCreated:
         secret = data.secret or secrets.token_urlsafe(32)
         w = WebhookSubscription(
             id=new_id("whk"),
@@ -90,7 +101,11 @@ class WebhookController(Controller):
 
     @patch("/{webhook_id:str}", operation_id="updateWebhook", summary="Change a subscription (merge-patch)")
     async def update_webhook(
-        self, db: Db, principal: Caller, webhook_id: FromPath[str], data: JSONBody[dict[str, Any]]
+        self,
+        db: Db,
+        principal: Caller,
+        webhook_id: FromPath[str],
+        data: Annotated[dict[str, Any], json_example("Pause", {"active": False})],
     ) -> WebhookOut:
         w = await scoped(db, WebhookSubscription, webhook_id, principal)
         before = input_of(w)
