@@ -173,7 +173,12 @@ def test_webhook_secret_is_shown_once(api: Api) -> None:
     assert "secret" not in fetched
 
 
-def test_calls_are_read_only(api: Api) -> None:
+def test_calls_start_empty_and_outbound_requests_are_validated(api: Api) -> None:
     assert api.get("/v1/calls").json() == {"items": [], "next_after": None}
-    assert api.post("/v1/calls", json={}).status_code in {404, 405}
+    empty = api.post("/v1/calls", json={})
+    assert empty.status_code == 400
+    assert empty.json()["field"] in {"carrier", "to", "from"}
+    neither = api.post("/v1/calls", json={"carrier": "twilio", "to": "+14155550123", "from": "+14155550100"})
+    assert neither.status_code == 422
+    assert neither.json()["field"] == "agent"
     assert api.get("/v1/calls/call_missing").status_code == 404
