@@ -39,7 +39,7 @@ typecheck: venv ## mypy --strict on gateway/ and routing/
 	$(BIN)/mypy
 
 bench: venv sysdeps ## run every benchmark in benchmarks/ (each ends with one JSON line)
-	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean: ## remove the virtualenv, caches and local data
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data
