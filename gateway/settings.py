@@ -69,6 +69,10 @@ class Settings:
     twilio_auth_token: str = field(default="", metadata={"env": "TWILIO_AUTH_TOKEN"})
     """Twilio auth token of the default project (signs webhooks; never shown by the API)."""
 
+    twilio_api_base_url: str = field(default="", metadata={"env": "TWILIO_API_BASE_URL"})
+    """Base URL of Twilio's REST API (e.g. https://api.dublin.ie1.twilio.com), for a regional edge or tests.
+    Empty: twilio's default (https://api.twilio.com, honouring TWILIO_EDGE / TWILIO_REGION)."""
+
     session_token_ttl: int = field(default=3600, metadata={"env": "TRUNKLINE_SESSION_TOKEN_TTL"})
     """Lifetime in seconds of LiveKit access tokens handed to web session participants."""
 
