@@ -19,9 +19,17 @@ _SENSITIVE_KEYS = {"digits", "speech", "transcript", "text", "password", "auth_t
 _PHONE_KEYS = {"number", "from", "to", "caller", "called", "e164", "from_number", "to_number", "destination"}
 
 
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if _IPV4.match(text) else mask(text)
+
+
 def mask_text(message: str) -> str:
-    """Mask anything that looks like a phone number inside free text."""
-    return _PHONE.sub(lambda m: mask(m.group(0)), message)
+    """Mask anything that looks like a phone number inside free text (IPv4 addresses are left alone)."""
+    return _PHONE.sub(_mask_match, message)
 
 
 def mask_field(key: str, value: Any) -> Any:
@@ -36,7 +44,11 @@ def mask_field(key: str, value: Any) -> Any:
 
 
 class JsonFormatter(logging.Formatter):
-    _reserved = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+    _reserved = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+        "message",
+        "asctime",
+        "color_message",
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

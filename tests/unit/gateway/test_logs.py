@@ -36,3 +36,9 @@ def test_driver_loggers_stay_quiet_even_when_debugging() -> None:
             assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING
     finally:
         configure_logging("WARNING")
+
+
+def test_addresses_are_not_mistaken_for_numbers() -> None:
+    entry = _format("listening on http://%s:8000", "127.0.0.1", color_message="x")
+    assert entry["msg"] == "listening on http://127.0.0.1:8000"
+    assert "color_message" not in entry
