@@ -31,6 +31,7 @@ from .types import (
     sip_participant,
     transfer_result,
 )
+from .webhooks import Participant, participant_info
 
 T = TypeVar("T")
 
@@ -142,6 +143,19 @@ class LiveKit:
                 return False
             raise
         return True
+
+    async def get_participant(self, room: str, identity: str) -> Participant | None:
+        """A participant as LiveKit sees it now (attributes such as `sip.callStatus`); None if not in the room."""
+        try:
+            info = await self._call(
+                "get participant",
+                self._lk.room.get_participant(api.RoomParticipantIdentity(room=room, identity=identity)),
+            )
+        except LiveKitError as error:
+            if error.code == "not_found":
+                return None
+            raise
+        return participant_info(info)
 
     async def dispatch_agent(self, room: str, agent_name: str, metadata: str = "") -> AgentDispatchInfo:
         """Ask LiveKit to send the named agent worker into the room (created if needed)."""

@@ -105,6 +105,11 @@ def _participant(info: api.ParticipantInfo) -> Participant:
     )
 
 
+def participant_info(info: api.ParticipantInfo) -> Participant:
+    """The typed form of a LiveKit participant (`sip` set for SIP participants)."""
+    return _participant(info)
+
+
 def parse_event(event: api.WebhookEvent) -> LiveKitEvent:
     """The typed form of a LiveKit webhook event."""
     room = None

@@ -1,0 +1,154 @@
+"""`POST /v1/calls/{id}/transfer|hangup|dtmf`: live call control for any carrier.
+
+The endpoint checks the call (this project's, not ended), picks `state.call_controls[call.carrier]`, and records
+each action as a call event and an audit record. The request's database transaction is closed before the carrier
+is contacted, so no connection is held while a transfer rings.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+from litestar import Controller, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.crud import commit_audited, scoped
+from gateway.admin.phone import to_e164
+from gateway.auth.principal import Principal
+from gateway.calls.control import CallControl, DtmfIn, TransferIn
+from gateway.calls.guard import check_destination
+from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
+from gateway.calls.records import add_event, apply_status, snapshot_of
+from gateway.db.models import Call, Project
+from gateway.db.types import utcnow
+from gateway.errors import Conflict
+from gateway.web.deps import Caller, Db
+from routing.numbers import mask
+
+Action = Literal["transfer", "hangup", "dtmf"]
+
+
+class ControlResult(msgspec.Struct, kw_only=True):
+    call_id: str
+    action: Action
+    ok: bool
+    status: str
+    """The call's status after the action."""
+    sip_status: int | None = None
+    detail: str = ""
+
+
+async def _controllable(
+    db: AsyncSession, state: State, principal: Principal, call_id: str
+) -> tuple[Call, Project, CallControl]:
+    call = await scoped(db, Call, call_id, principal)
+    if CallState(call.status) in TERMINAL_STATES:
+        raise Conflict(
+            f"Call {call.id} has already ended (status {call.status}); there is nothing to control."
+        )
+    control: CallControl | None = state.call_controls.get(call.carrier)
+    if control is None:
+        raise Conflict(f"Calls on carrier {call.carrier!r} cannot be controlled on this gateway.")
+    project = await db.get(Project, principal.project_id)
+    assert project is not None
+    await db.commit()
+    return call, project, control
+
+
+def _destination(project: Project, to: str) -> tuple[str, str]:
+    """(what to send the carrier, what to record): E.164 for numbers (toll-fraud guarded), SIP URIs as given."""
+    if to.startswith(("sip:", "sips:")):
+        return to, to.split("@", 1)[-1]
+    number = to_e164(to.removeprefix("tel:"), project.default_region, "to").e164
+    policy = project.settings.get("outbound", {})
+    check_destination(
+        number,
+        allowed_countries=list(policy.get("allowed_destination_countries", [])),
+        default_region=project.default_region,
+        allow_high_cost=bool(policy.get("allow_high_cost")),
+    )
+    return number, mask(number)
+
+
+async def _record(
+    db: AsyncSession, principal: Principal, call: Call, action: Action, details: dict[str, object]
+) -> None:
+    await add_event(db, call, f"control.{action}", "api", {**details, "by": principal.key_id})
+    await commit_audited(
+        db,
+        principal,
+        action=f"call.{action}",
+        object_type="call",
+        object_id=call.id,
+        before=None,
+        after=details,
+    )
+
+
+class CallControlController(Controller):
+    path = "/calls"
+    tags = ["calls"]
+
+    @post(
+        "/{call_id:str}/transfer",
+        status_code=200,
+        operation_id="transferCall",
+        summary="Transfer a live call (SIP REFER) to a number or SIP URI; answers with the transfer's result",
+    )
+    async def transfer(
+        self, db: Db, principal: Caller, state: State, call_id: FromPath[str], data: JSONBody[TransferIn]
+    ) -> ControlResult:
+        call, project, control = await _controllable(db, state, principal, call_id)
+        target, shown = _destination(project, data.to)
+        outcome = await control.transfer(
+            project, call, TransferIn(to=target, play_dialtone=data.play_dialtone)
+        )
+        call = await db.get_one(Call, call.id, with_for_update=True, populate_existing=True)
+        details: dict[str, object] = {"to": shown, "ok": outcome.ok, "sip_status": outcome.sip_status}
+        if outcome.ok and call.end_reason is None:
+            call.end_reason = f"transferred to {shown}"
+        await _record(db, principal, call, "transfer", {**details, "detail": outcome.detail})
+        return ControlResult(
+            call_id=call.id,
+            action="transfer",
+            ok=outcome.ok,
+            status=call.status,
+            sip_status=outcome.sip_status,
+            detail=outcome.detail,
+        )
+
+    @post(
+        "/{call_id:str}/hangup",
+        status_code=200,
+        operation_id="hangupCall",
+        summary="Hang up a live call: the SIP leg is removed and the room closed (a ringing phone stops)",
+    )
+    async def hangup(self, db: Db, principal: Caller, state: State, call_id: FromPath[str]) -> ControlResult:
+        call, project, control = await _controllable(db, state, principal, call_id)
+        await control.hangup(project, call)
+        call = await db.get_one(Call, call.id, with_for_update=True, populate_existing=True)
+        answered = snapshot_of(call).answered_at is not None
+        end = StatusUpdate(state=CallState.COMPLETED if answered else CallState.CANCELED, at=utcnow())
+        await apply_status(db, call, end, source="api", data={"action": "hangup"})
+        if call.end_reason is None:
+            call.end_reason = "hung up through the API"
+        await _record(db, principal, call, "hangup", {"answered": answered})
+        return ControlResult(call_id=call.id, action="hangup", ok=True, status=call.status)
+
+    @post(
+        "/{call_id:str}/dtmf",
+        status_code=200,
+        operation_id="sendCallDtmf",
+        summary="Play DTMF digits into a live call",
+    )
+    async def dtmf(
+        self, db: Db, principal: Caller, state: State, call_id: FromPath[str], data: JSONBody[DtmfIn]
+    ) -> ControlResult:
+        call, project, control = await _controllable(db, state, principal, call_id)
+        await control.send_dtmf(project, call, data.digits)
+        call = await db.get_one(Call, call.id, populate_existing=True)
+        await _record(db, principal, call, "dtmf", {"digits": "#" * len(data.digits)})
+        return ControlResult(call_id=call.id, action="dtmf", ok=True, status=call.status)

@@ -1,0 +1,162 @@
+"""`POST /webhooks/livekit`: verify, deduplicate, apply, answer 200.
+
+The JWT in `Authorization` names the API key that signed it (`iss`); the webhook is verified with the secret of
+the project(s) using that key (`verify_webhook`), so each tenant's LiveKit can post here. Forged, tampered or
+foreign webhooks get 403 and change nothing. Events that need no work are acknowledged without touching the
+database; the others record their event id as an `InboundReceipt` in the same transaction as their effects, so
+a replay (LiveKit retries, or an attacker re-posting a captured webhook) changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any, Literal
+
+import jwt
+import msgspec
+from litestar import Request, post
+from litestar.datastructures import State
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.models import InboundReceipt, Project, Trunk
+from gateway.errors import Forbidden
+from gateway.settings import Settings
+from gateway.web.deps import Db
+
+from . import events
+from .clients import LiveKitClients, credentials_of
+from .webhooks import LiveKitEvent, LiveKitWebhookRejected, verify_webhook
+
+logger = logging.getLogger("gateway.livekit.webhooks")
+
+RECEIPT_SOURCE = "livekit"
+CACHE_SECONDS = 5.0
+"""How long other replicas' credential and trunk changes may take to be seen (this replica's: at once)."""
+
+
+class WebhookForbidden(Forbidden):
+    title = "LiveKit webhook rejected"
+
+
+class Ack(msgspec.Struct, frozen=True):
+    event_id: str
+    event: str
+    outcome: Literal["applied", "duplicate", "ignored"]
+
+
+class _Cache:
+    """Signing keys of every project, and each project's LiveKit trunk ids, reloaded when stale or changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._keys: dict[str, tuple[str, list[str]]] = {}
+        self._keys_at = -CACHE_SECONDS
+        self._trunks: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def invalidate(self) -> None:
+        self._keys_at = -CACHE_SECONDS
+        self._trunks.clear()
+
+    async def signer(self, db: AsyncSession, api_key: str) -> tuple[str, list[str]] | None:
+        """(secret, project ids) for an API key; several projects may share one LiveKit project."""
+        now = time.monotonic()
+        if now - self._keys_at >= CACHE_SECONDS:
+            keys: dict[str, tuple[str, list[str]]] = {}
+            for project in (await db.scalars(select(Project).order_by(Project.id))).all():
+                credentials = credentials_of(project, self._settings)
+                if credentials is not None:
+                    secret, ids = keys.setdefault(credentials.api_key, (credentials.api_secret, []))
+                    if secret == credentials.api_secret:
+                        ids.append(project.id)
+            self._keys, self._keys_at = keys, now
+        return self._keys.get(api_key)
+
+    async def trunks(self, db: AsyncSession, project_id: str) -> dict[str, str]:
+        now = time.monotonic()
+        cached = self._trunks.get(project_id)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        rows = await db.execute(
+            select(Trunk.livekit_trunk_id, Trunk.id).where(
+                Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
+            )
+        )
+        mapping = {str(livekit_id): trunk_id for livekit_id, trunk_id in rows}
+        self._trunks[project_id] = (now, mapping)
+        return mapping
+
+
+def _issuer(authorization: str | None) -> str:
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    if not token:
+        raise WebhookForbidden("LiveKit webhook without Authorization header; only LiveKit may post here.")
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise WebhookForbidden("LiveKit webhook with a malformed Authorization token.") from None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    if not isinstance(issuer, str) or not issuer:
+        raise WebhookForbidden("LiveKit webhook token names no API key (iss).")
+    return issuer
+
+
+def _project_of(event: LiveKitEvent, candidates: list[str]) -> str:
+    if len(candidates) > 1 and event.participant is not None:
+        named = event.participant.attributes.get("trunkline.project_id")
+        if named in candidates:
+            return named
+    return candidates[0]
+
+
+class Ingest:
+    def __init__(self, settings: Settings, clients: LiveKitClients, on_watch: Any) -> None:
+        self.cache = _Cache(settings)
+        self._clients = clients
+        self._on_watch = on_watch
+
+    async def receive(self, db: AsyncSession, body: bytes, authorization: str | None) -> Ack:
+        api_key = _issuer(authorization)
+        signer = await self.cache.signer(db, api_key)
+        if signer is None:
+            logger.info("LiveKit webhook signed with an unknown API key")
+            raise WebhookForbidden("LiveKit webhook signed with an API key no project here uses.")
+        secret, projects = signer
+        try:
+            event = verify_webhook(body, authorization, api_key=api_key, api_secret=secret)
+        except LiveKitWebhookRejected as exc:
+            logger.info("LiveKit webhook failed verification", extra={"reason": exc.detail})
+            raise WebhookForbidden(exc.detail) from None
+        if events.effect_of(event) == "ignored":
+            return Ack(event.id, event.event, "ignored")
+        project_id = _project_of(event, projects)
+        key = event.id or hashlib.sha256(body).hexdigest()
+        if await db.get(InboundReceipt, (RECEIPT_SOURCE, key)) is not None:
+            return Ack(event.id, event.event, "duplicate")
+        db.add(InboundReceipt(source=RECEIPT_SOURCE, key=key))
+        applied = await events.apply(db, project_id, event, await self.cache.trunks(db, project_id))
+        project = await db.get(Project, project_id) if applied.watch is not None else None
+        try:
+            await db.commit()
+        except IntegrityError:
+            await db.rollback()
+            if await db.get(InboundReceipt, (RECEIPT_SOURCE, key)) is not None:
+                return Ack(event.id, event.event, "duplicate")
+            raise
+        await self._on_watch(applied, project)
+        return Ack(event.id, event.event, "applied")
+
+
+@post(
+    "/webhooks/livekit",
+    status_code=200,
+    operation_id="livekitWebhook",
+    summary="LiveKit webhooks (signed by LiveKit): calls, rooms, recordings",
+    tags=["webhooks"],
+)
+async def livekit_webhook(request: Request[Any, Any, Any], db: Db, state: State) -> Ack:
+    ingest: Ingest = state.livekit.ingest
+    return await ingest.receive(db, await request.body(), request.headers.get("authorization"))

@@ -1,0 +1,358 @@
+"""The reconciler: makes a project's LiveKit hold the trunks and dispatch rules stored in Trunkline.
+
+One run: read the desired state (database), list what LiveKit holds (three calls), plan (pure, `sync_plan`),
+apply trunks first (rules need their LiveKit ids), compile the routes into rules, apply rules (deletes, then
+updates, then creates, so numbers can move between rules), delete unwanted trunks last, then write the LiveKit
+ids and per-object sync states back. Runs are idempotent; a run cut short by an outage keeps what it learned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from livekit import api
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.admin.routes import ROUTER_AGENT
+from gateway.db.types import utcnow
+from gateway.errors import AppError
+from routing import dispatch
+from routing.compile import compile_dispatch
+
+from . import desired as want
+from . import sync_store as store
+from .clients import LiveKitClients
+from .desired import Desired
+from .errors import LiveKitError, LiveKitUnavailable
+from .facade import LiveKit
+from .sync_plan import Op, OpView, Wanted, digest, plan, view
+
+logger = logging.getLogger("gateway.livekit.sync")
+
+SyncStatus = Literal["ok", "partial", "unreachable", "not_configured", "failed"]
+
+
+class SyncReport(msgspec.Struct, kw_only=True):
+    """One reconciliation of a project (or, with `dry_run`, what one would do)."""
+
+    project_id: str
+    status: SyncStatus
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime
+    operations: list[OpView]
+    """Applied (or, for a dry run, needed) changes; `drift` marks changes made in LiveKit behind our back."""
+    errors: list[str]
+    objects: list[store.ObjectState]
+
+    @property
+    def in_sync(self) -> bool:
+        return self.status == "ok" and not self.operations
+
+
+class _Run:
+    """The LiveKit side of one reconciliation."""
+
+    def __init__(self, livekit: LiveKit, stored: store.Stored, *, dry_run: bool) -> None:
+        self.livekit = livekit
+        self.stored = stored
+        self.project_id = stored.project.id
+        self.dry_run = dry_run
+        self.done: list[Op] = []
+        self.errors: list[str] = []
+        self.trunk_ids: dict[str, str] = {}
+        self.wanted: list[Wanted] = []
+        self.compiled: list[dispatch.SIPDispatchRuleInfo] | None = None
+        self.finished = False
+
+    async def run(self) -> None:
+        inbound = [want.actual("inbound_trunk", t) for t in await self.livekit.list_inbound_trunks()]
+        outbound = [want.actual("outbound_trunk", t) for t in await self.livekit.list_outbound_trunks()]
+        rules = [want.actual("dispatch_rule", r) for r in await self.livekit.list_dispatch_rules()]
+        trunks = self._wanted_trunks()
+        trunk_ops = plan(self.project_id, trunks, inbound + outbound)
+        await self._apply([op for op in trunk_ops if op.action != "delete"])
+        wanted_rules, keep = self._wanted_rules()
+        rule_ops = plan(self.project_id, wanted_rules, rules, keep=keep)
+        order = {"delete": 0, "adopt": 1, "update": 1, "create": 2}
+        await self._apply(sorted(rule_ops, key=lambda op: order[op.action]), retry_conflicts=True)
+        await self._apply([op for op in trunk_ops if op.action == "delete"])
+        self.wanted = trunks + wanted_rules
+        self.finished = True
+        if not self.dry_run:
+            self._settle_untouched()
+
+    def _wanted_trunks(self) -> list[Wanted]:
+        wanted = []
+        for trunk in self.stored.trunks:
+            numbers = want.trunk_numbers(trunk.config, self.stored.bound_numbers.get(trunk.id, []))
+            build = want.inbound_trunk if trunk.direction == "inbound" else want.outbound_trunk
+            kind: want.Kind = "inbound_trunk" if trunk.direction == "inbound" else "outbound_trunk"
+            info = build(self.project_id, trunk.id, trunk.name, trunk.config, trunk.auth_password, numbers)
+            item = Desired(kind, trunk.id, info, trunk.livekit_trunk_id, trunk.name)
+            wanted.append(Wanted(item, trunk.sync_state.get("digest")))
+            if trunk.livekit_trunk_id:
+                self.trunk_ids[trunk.id] = trunk.livekit_trunk_id
+        return wanted
+
+    def _wanted_rules(self) -> tuple[list[Wanted], set[str]]:
+        wanted: list[Wanted] = []
+        keep: set[str] = set()
+        for row in self.stored.manual_rules:
+            trunk_ids = list(row.spec.get("trunk_ids", []))
+            missing = [t for t in trunk_ids if t not in self.trunk_ids]
+            if missing:
+                keep.add(row.id)
+                self._outcome(
+                    row.id, "blocked", row.livekit_rule_id, f"waiting for trunk {missing[0]} to sync"
+                )
+                continue
+            info = want.manual_rule(
+                self.project_id, row.id, row.name, row.kind, row.spec, [self.trunk_ids[t] for t in trunk_ids]
+            )
+            item = Desired("dispatch_rule", row.id, info, row.livekit_rule_id, row.name)
+            wanted.append(Wanted(item, row.sync_state.get("digest")))
+        table = self.stored.table
+        if table is None:
+            self.compiled = []
+            return wanted, keep
+        numbers = {
+            self.trunk_ids[t.id]: want.trunk_numbers(t.config, self.stored.bound_numbers.get(t.id, []))
+            for t in self.stored.trunks
+            if t.direction == "inbound" and t.id in self.trunk_ids
+        }
+        try:
+            self.compiled = compile_dispatch(table, numbers, router_agent=ROUTER_AGENT).rules
+        except (AppError, ValueError) as exc:
+            self.errors.append(f"routes could not be compiled into dispatch rules: {exc}")
+            keep.update(self.stored.compiled_rows)
+            return wanted, keep
+        for rule in self.compiled:
+            compiled_row = self.stored.compiled_rows.get(rule.name)
+            known = compiled_row.livekit_rule_id if compiled_row else None
+            item = Desired("dispatch_rule", rule.name, want.compiled_rule(rule), known, rule.name)
+            wanted.append(Wanted(item, compiled_row.sync_state.get("digest") if compiled_row else None))
+        return wanted, keep
+
+    def _outcome(
+        self, key: str, status: store.ObjectStatus, livekit_id: str | None, error: str | None
+    ) -> None:
+        self.stored.outcomes[key] = store.Outcome(status, livekit_id, error)
+
+    def _settle_untouched(self) -> None:
+        """Objects LiveKit already held as wanted are synced too (recorded only when their state changes)."""
+        for item in self.wanted:
+            key = item.desired.key
+            if key in self.stored.outcomes:
+                continue
+            current = digest(item.desired.info)
+            if item.synced_digest == current and self._stored_status(key) == "synced":
+                continue
+            livekit_id = (
+                self.trunk_ids.get(key) if item.desired.kind != "dispatch_rule" else item.desired.known_id
+            )
+            self.stored.outcomes[key] = store.Outcome("synced", livekit_id, None, current)
+
+    def _stored_status(self, key: str) -> object:
+        states = [t.sync_state for t in self.stored.trunks if t.id == key]
+        states += [r.sync_state for r in self.stored.manual_rules if r.id == key]
+        compiled = self.stored.compiled_rows.get(key)
+        if compiled is not None:
+            states.append(compiled.sync_state)
+        return states[0].get("status") if states else None
+
+    async def _apply(self, ops: list[Op], *, retry_conflicts: bool = False) -> None:
+        later: list[Op] = []
+        for op in ops:
+            if self.dry_run:
+                if (
+                    op.kind != "dispatch_rule"
+                    and op.key is not None
+                    and op.livekit_id
+                    and op.action != "delete"
+                ):
+                    self.trunk_ids[op.key] = op.livekit_id
+                self.done.append(op)
+                continue
+            try:
+                livekit_id = await self._execute(op)
+            except LiveKitError as error:
+                if retry_conflicts and error.code in ("invalid_argument", "already_exists"):
+                    later.append(op)
+                else:
+                    self._failed(op, error)
+                continue
+            self._remember(op, livekit_id)
+            self.done.append(op)
+        if later:
+            await self._apply(later)
+
+    def _remember(self, op: Op, livekit_id: str | None) -> None:
+        if op.key is None or op.action == "delete":
+            return
+        if op.kind != "dispatch_rule" and livekit_id:
+            self.trunk_ids[op.key] = livekit_id
+        stamp = digest(op.info) if op.info is not None else None
+        self.stored.outcomes[op.key] = store.Outcome("synced", livekit_id, None, stamp)
+
+    def _failed(self, op: Op, error: LiveKitError) -> None:
+        message = f"{op.action} {op.kind.replace('_', ' ')} {op.key or op.livekit_id}: {error.detail}"
+        self.errors.append(message)
+        if op.key is not None and op.action != "delete":
+            self._outcome(op.key, "error", op.livekit_id, error.detail)
+        logger.info("LiveKit sync step refused", extra={"project_id": self.project_id, "step": op.action})
+
+    async def _execute(self, op: Op) -> str | None:
+        lk, info = self.livekit, op.info
+        if op.action == "adopt":
+            return op.livekit_id
+        if op.action == "delete":
+            if op.kind == "dispatch_rule":
+                await lk.delete_dispatch_rule(op.livekit_id or "")
+            else:
+                await lk.delete_trunk(op.livekit_id or "")
+            return None
+        if isinstance(info, api.SIPInboundTrunkInfo):
+            if op.action == "create":
+                return (await lk.create_inbound_trunk(info)).sip_trunk_id
+            return (await lk.update_inbound_trunk(op.livekit_id or "", info)).sip_trunk_id
+        if isinstance(info, api.SIPOutboundTrunkInfo):
+            if op.action == "create":
+                return (await lk.create_outbound_trunk(info)).sip_trunk_id
+            return (await lk.update_outbound_trunk(op.livekit_id or "", info)).sip_trunk_id
+        assert isinstance(info, api.SIPDispatchRuleInfo)
+        if op.action == "create":
+            return (await lk.create_dispatch_rule(info)).sip_dispatch_rule_id
+        return (await lk.update_dispatch_rule(op.livekit_id or "", info)).sip_dispatch_rule_id
+
+    def objects(self) -> list[store.ObjectState]:
+        """Every object's standing after the run (or as last stored, when the run did not reach it)."""
+        stored = self.stored
+        states = []
+        for trunk in stored.trunks:
+            kind: want.Kind = "inbound_trunk" if trunk.direction == "inbound" else "outbound_trunk"
+            states.append(
+                _state(kind, trunk.id, trunk.name, trunk.livekit_trunk_id, trunk.sync_state, stored)
+            )
+        for rule in stored.manual_rules:
+            states.append(
+                _state("dispatch_rule", rule.id, rule.name, rule.livekit_rule_id, rule.sync_state, stored)
+            )
+        compiled = {rule.name for rule in self.compiled or []} | set(stored.compiled_rows)
+        for key in sorted(compiled):
+            row = stored.compiled_rows.get(key)
+            livekit_id, sync_state = (row.livekit_rule_id, row.sync_state) if row else (None, {})
+            states.append(_state("dispatch_rule", key, key, livekit_id, sync_state, stored))
+        return states
+
+
+class Reconciler:
+    """Syncs one project at a time per project (a lock each); safe to call from the loop and the API."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clients: LiveKitClients,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._clients = clients
+        self._clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.last: dict[str, SyncReport] = {}
+
+    async def sync(self, project_id: str, *, dry_run: bool = False) -> SyncReport:
+        lock = self._locks.setdefault(project_id, asyncio.Lock())
+        async with lock:
+            report = await self._sync(project_id, dry_run=dry_run)
+        if not dry_run:
+            self.last[project_id] = report
+        return report
+
+    async def _sync(self, project_id: str, *, dry_run: bool) -> SyncReport:
+        started = self._clock()
+        stored = await store.read(self._sessions, project_id)
+        if stored is None:
+            return self._report(project_id, "failed", dry_run, started, [], ["project not found"], [])
+        if not self._clients.configured(stored.project):
+            return self._report(project_id, "not_configured", dry_run, started, [], [], [])
+        run = _Run(await self._clients.get(stored.project), stored, dry_run=dry_run)
+        status: SyncStatus
+        try:
+            await run.run()
+        except LiveKitUnavailable as exc:
+            run.errors.append(exc.detail)
+            status = "unreachable"
+        else:
+            status = "partial" if run.errors else "ok"
+        finally:
+            if not dry_run:
+                compiled = run.compiled if run.finished else None
+                await store.write_back(self._sessions, stored, compiled, run.trunk_ids, self._clock())
+        if status != "ok":
+            logger.warning(
+                "LiveKit sync incomplete",
+                extra={"project_id": project_id, "status": status, "errors": len(run.errors)},
+            )
+        return self._report(
+            project_id, status, dry_run, started, [view(op) for op in run.done], run.errors, run.objects()
+        )
+
+    def _report(
+        self,
+        project_id: str,
+        status: SyncStatus,
+        dry_run: bool,
+        started: datetime,
+        operations: list[OpView],
+        errors: list[str],
+        objects: list[store.ObjectState],
+    ) -> SyncReport:
+        return SyncReport(
+            project_id=project_id,
+            status=status,
+            dry_run=dry_run,
+            started_at=started,
+            finished_at=self._clock(),
+            operations=operations,
+            errors=errors,
+            objects=objects,
+        )
+
+
+def _state(
+    kind: want.Kind,
+    key: str,
+    name: str,
+    livekit_id: str | None,
+    sync_state: dict[str, object],
+    stored: store.Stored,
+) -> store.ObjectState:
+    outcome = stored.outcomes.get(key)
+    if outcome is not None:
+        return store.ObjectState(
+            kind=kind,
+            object_id=key,
+            name=name,
+            livekit_id=outcome.livekit_id,
+            status=outcome.status,
+            error=outcome.error,
+        )
+    status = sync_state.get("status")
+    synced_at = sync_state.get("synced_at")
+    error = sync_state.get("error")
+    return store.ObjectState(
+        kind=kind,
+        object_id=key,
+        name=name,
+        livekit_id=livekit_id,
+        status=status if status in ("synced", "error", "blocked") else "pending",
+        error=error if isinstance(error, str) else None,
+        synced_at=datetime.fromisoformat(synced_at) if isinstance(synced_at, str) else None,
+    )

@@ -1,0 +1,85 @@
+"""Everything LiveKit needs while the service runs, in one object: `app.state.livekit`.
+
+- `clients`: per-project `LiveKit` facades (`await clients.get(project)`), closed at shutdown;
+- `reconciler` + `sync_loop`: desired state into LiveKit, woken by commits (`ChangeWatch`), on a timer and
+  with backoff while LiveKit is down;
+- `placer` (`app.state.placers["livekit"]`), `control` (`app.state.call_controls["livekit"]`);
+- `ingest`: the webhook receiver; `answers`: polls ringing inbound calls until they are answered.
+"""
+
+from __future__ import annotations
+
+import time
+
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db.models import Project
+from gateway.settings import Settings
+
+from .answer_watch import AnswerWatch
+from .clients import LiveKitClients
+from .control import LiveKitCallControl
+from .events import Applied
+from .facade import LiveKit
+from .ingest import Ingest
+from .placer import LiveKitPlacer
+from .reconciler import Reconciler
+from .sync_loop import SyncLoop
+from .tasks import Tasks
+
+PROBE_CACHE_SECONDS = 1.0
+
+
+class LiveKitRuntime:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.settings = settings
+        self.tasks = Tasks()
+        self.clients = LiveKitClients(settings)
+        self.reconciler = Reconciler(sessions, self.clients)
+        self.sync_loop = SyncLoop(self.reconciler, sessions)
+        self.answers = AnswerWatch(sessions, self.tasks)
+        self.ingest = Ingest(settings, self.clients, self._after_webhook)
+        self.placer = LiveKitPlacer(self.clients, sessions, self.tasks, self._drifted)
+        self.control = LiveKitCallControl(self.clients)
+        self._probe: LiveKit | None = None
+        self._probed: tuple[float, bool] = (-PROBE_CACHE_SECONDS, False)
+
+    def on_change(self, project_ids: set[str]) -> None:
+        """Desired state changed in these projects (a commit of this replica)."""
+        self.ingest.cache.invalidate()
+        self.sync_loop.poke(project_ids)
+
+    def _drifted(self, project_id: str) -> None:
+        self.sync_loop.poke({project_id})
+
+    async def _after_webhook(self, applied: Applied, project: Project | None) -> None:
+        if applied.stop_watch is not None:
+            self.answers.stop(*applied.stop_watch)
+        if applied.watch is not None and project is not None and self.clients.configured(project):
+            livekit = await self.clients.get(project)
+            self.answers.watch(livekit, applied.watch.room, applied.watch.identity, applied.watch.call_id)
+
+    async def livekit_check(self, state: State) -> tuple[bool, str]:
+        """Readiness: the LiveKit of the LIVEKIT_* settings answers (not configured is fine: it is optional)."""
+        settings = self.settings
+        if not (settings.livekit_url and settings.livekit_api_key and settings.livekit_api_secret):
+            return True, "LiveKit not configured (optional)"
+        at, ok = self._probed
+        if time.monotonic() - at >= PROBE_CACHE_SECONDS:
+            if self._probe is None:
+                self._probe = await LiveKit(
+                    settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret
+                ).__aenter__()
+            ok = await self._probe.ping()
+            self._probed = (time.monotonic(), ok)
+        sync = (
+            f"; background sync failing ({self.sync_loop.failures} tries)" if self.sync_loop.failures else ""
+        )
+        return ok, ("LiveKit answers" if ok else "LiveKit unreachable") + sync
+
+    async def aclose(self) -> None:
+        await self.tasks.aclose()
+        await self.clients.aclose()
+        if self._probe is not None:
+            await self._probe.aclose()

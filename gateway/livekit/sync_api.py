@@ -1,0 +1,64 @@
+"""`GET /v1/sync`: how the caller's project stands in LiveKit (drift included); `POST /v1/sync`: sync it now."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+
+from gateway.admin.crud import commit_audited
+from gateway.web.deps import Caller, Db
+
+from .reconciler import Reconciler, SyncReport, SyncStatus
+from .sync_plan import OpView
+from .sync_store import ObjectState
+
+
+class SyncView(msgspec.Struct, kw_only=True):
+    project_id: str
+    status: SyncStatus
+    """ok: LiveKit holds what Trunkline wants (see `in_sync`); unreachable / not_configured / partial / failed."""
+    in_sync: bool
+    drift: list[OpView]
+    """What a sync would change now; `drift: true` marks changes made in LiveKit outside Trunkline."""
+    errors: list[str]
+    objects: list[ObjectState]
+    last_sync: SyncReport | None
+
+
+class SyncController(Controller):
+    path = "/sync"
+    tags = ["livekit"]
+
+    @get(operation_id="getSync", summary="LiveKit sync state and drift of this project")
+    async def sync_state(self, principal: Caller, state: State) -> SyncView:
+        reconciler: Reconciler = state.livekit.reconciler
+        plan = await reconciler.sync(principal.project_id, dry_run=True)
+        return SyncView(
+            project_id=plan.project_id,
+            status=plan.status,
+            in_sync=plan.in_sync,
+            drift=plan.operations,
+            errors=plan.errors,
+            objects=plan.objects,
+            last_sync=reconciler.last.get(principal.project_id),
+        )
+
+    @post(operation_id="runSync", summary="Sync this project's trunks and dispatch rules into LiveKit now")
+    async def run_sync(self, db: Db, principal: Caller, state: State) -> Response[SyncReport]:
+        reconciler: Reconciler = state.livekit.reconciler
+        report = await reconciler.sync(principal.project_id)
+        await commit_audited(
+            db,
+            principal,
+            action="livekit.sync",
+            object_type="project",
+            object_id=principal.project_id,
+            before=None,
+            after={
+                "status": report.status,
+                "operations": len(report.operations),
+                "errors": len(report.errors),
+            },
+        )
+        return Response(report, status_code=503 if report.status == "unreachable" else 200)

@@ -1,0 +1,134 @@
+"""Background syncing: after every relevant commit, on a timer (drift), and with backoff while LiveKit is down.
+
+`ChangeWatch` listens to SQLAlchemy commits of the app's engine: a commit that touched a trunk, number, route,
+dispatch rule or project marks that project dirty and wakes the loop (a cheap `asyncio.Event`). Commits of the
+reconciler itself (`sync_store.QUIET`) do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from gateway.db.models import DispatchRule, PhoneNumber, Project, Route, Trunk
+
+from . import sync_store
+from .reconciler import Reconciler
+
+logger = logging.getLogger("gateway.livekit.sync")
+
+WATCHED = (Trunk, PhoneNumber, Route, DispatchRule, Project)
+_PENDING = "trunkline.livekit_dirty"
+
+DRIFT_INTERVAL = 60.0
+"""Seconds between full syncs that catch changes made in LiveKit (or by other replicas)."""
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+DEBOUNCE = 0.05
+"""A burst of changes (say, 50 numbers added) becomes one sync."""
+
+
+class ChangeWatch:
+    """Calls `on_change(project_ids)` on the event loop after each commit that changed desired state."""
+
+    def __init__(self, engine: AsyncEngine, on_change: Callable[[set[str]], None]) -> None:
+        self._engine = engine.sync_engine
+        self._on_change = on_change
+        self._loop = asyncio.get_running_loop()
+
+    def __enter__(self) -> ChangeWatch:
+        event.listen(Session, "after_flush", self._after_flush)
+        event.listen(Session, "after_commit", self._after_commit)
+        event.listen(Session, "after_rollback", self._after_rollback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        event.remove(Session, "after_flush", self._after_flush)
+        event.remove(Session, "after_commit", self._after_commit)
+        event.remove(Session, "after_rollback", self._after_rollback)
+
+    def _ours(self, session: Session) -> bool:
+        return session.bind is self._engine and not session.info.get(sync_store.QUIET)
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        if not self._ours(session):
+            return
+        touched = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, WATCHED)]
+        if touched:
+            pending: set[str] = session.info.setdefault(_PENDING, set())
+            pending.update(o.id if isinstance(o, Project) else o.project_id for o in touched)
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING, None)
+        if pending:
+            self._loop.call_soon_threadsafe(self._on_change, set(pending))
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_PENDING, None)
+
+
+class SyncLoop:
+    """Runs `Reconciler.sync` for dirty projects, all projects every `interval`, and retries with backoff."""
+
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        interval: float = DRIFT_INTERVAL,
+    ) -> None:
+        self._reconciler = reconciler
+        self._sessions = sessions
+        self._interval = interval
+        self._wake = asyncio.Event()
+        self._dirty: set[str] = set()
+        self._everything = True
+        self.failures = 0
+
+    def poke(self, project_ids: set[str] | None = None) -> None:
+        """Sync these projects (None: all) soon."""
+        if project_ids is None:
+            self._everything = True
+        else:
+            self._dirty.update(project_ids)
+        self._wake.set()
+
+    async def run(self) -> None:
+        delay = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await asyncio.sleep(DEBOUNCE)
+            self._wake.clear()
+            if delay >= self._interval or not (self._dirty or self._everything):
+                self._everything = True
+            try:
+                healthy = await self._once()
+            except Exception:  # the loop must survive anything one run does; the next run retries
+                logger.exception("LiveKit sync run failed")
+                healthy = False
+            self.failures = 0 if healthy else self.failures + 1
+            delay = self._interval if healthy else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
+
+    async def _once(self) -> bool:
+        if self._everything:
+            projects = [p.id for p in await sync_store.all_projects(self._sessions)]
+            targets = set(projects) | self._dirty
+        else:
+            targets = set(self._dirty)
+        self._everything = False
+        self._dirty -= targets
+        healthy = True
+        for project_id in sorted(targets):
+            report = await self._reconciler.sync(project_id)
+            if report.status == "unreachable":
+                healthy = False
+                self._dirty.add(project_id)
+        return healthy

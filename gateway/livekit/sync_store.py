@@ -1,0 +1,210 @@
+"""The reconciler's database side: read a project's desired state, write back LiveKit ids and sync states.
+
+Sessions opened here carry `QUIET` in `session.info`, so their commits do not wake the sync loop again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db.models import DispatchRule, PhoneNumber, Project, Trunk
+from gateway.ids import new_id
+from gateway.routing_table import load_table
+from routing import dispatch
+from routing.model import ProjectRouting
+
+from .desired import Kind
+
+QUIET = "trunkline.livekit_sync"
+"""`session.info` key: this session's commits are the reconciler's own (no new sync is triggered)."""
+
+ObjectStatus = Literal["synced", "error", "blocked", "pending"]
+
+
+class ObjectState(msgspec.Struct, kw_only=True):
+    """How one Trunkline object stands in LiveKit."""
+
+    kind: Kind
+    object_id: str
+    """The gateway id (trunks, manual rules) or the compiled rule's stable name."""
+    name: str
+    livekit_id: str | None
+    status: ObjectStatus
+    error: str | None = None
+    synced_at: datetime | None = None
+
+
+@dataclass
+class Outcome:
+    """What a run did for one object; `digest` is what LiveKit now holds (None unless synced)."""
+
+    status: ObjectStatus
+    livekit_id: str | None
+    error: str | None = None
+    digest: str | None = None
+
+
+@dataclass
+class Stored:
+    """A project's desired state as the database holds it."""
+
+    project: Project
+    trunks: list[Trunk]
+    bound_numbers: dict[str, list[str]]
+    manual_rules: list[DispatchRule]
+    compiled_rows: dict[str, DispatchRule]
+    table: ProjectRouting | None
+    """None when the project has no routes and no default target: then nothing is compiled."""
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+async def read(sessions: async_sessionmaker[AsyncSession], project_id: str) -> Stored | None:
+    async with sessions() as db:
+        db.info[QUIET] = True
+        project = await db.get(Project, project_id)
+        if project is None:
+            return None
+        trunks = list((await db.scalars(select(Trunk).where(Trunk.project_id == project_id))).all())
+        bound: dict[str, list[str]] = {}
+        rows = await db.execute(
+            select(PhoneNumber.trunk_id, PhoneNumber.e164).where(
+                PhoneNumber.project_id == project_id, PhoneNumber.trunk_id.is_not(None)
+            )
+        )
+        for trunk_id, e164 in rows:
+            if trunk_id is not None:
+                bound.setdefault(trunk_id, []).append(e164)
+        rules = list(
+            (await db.scalars(select(DispatchRule).where(DispatchRule.project_id == project_id))).all()
+        )
+        table = await load_table(db, project)
+        has_routing = bool(table.routes) or table.default_target is not None
+        return Stored(
+            project=project,
+            trunks=trunks,
+            bound_numbers=bound,
+            manual_rules=[r for r in rules if r.source != "compiled"],
+            compiled_rows={r.sync_state.get("key", r.name): r for r in rules if r.source == "compiled"},
+            table=table if has_routing else None,
+        )
+
+
+def _state(outcome: Outcome, previous: dict[str, Any], now: datetime) -> dict[str, Any]:
+    if outcome.status == "synced":
+        return {"status": "synced", "synced_at": now.isoformat(), "digest": outcome.digest}
+    return {**previous, "status": outcome.status, "error": outcome.error, "checked_at": now.isoformat()}
+
+
+def compiled_spec(
+    rule: dispatch.SIPDispatchRuleInfo, gateway_trunks: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """A compiled rule in the API's dispatch-rule shape: (kind, spec)."""
+    kinds = rule.rule
+    spec: dict[str, Any] = {}
+    if kinds.dispatch_rule_direct is not None:
+        kind = "direct"
+        spec.update(room_name=kinds.dispatch_rule_direct.room_name, pin=kinds.dispatch_rule_direct.pin)
+    elif kinds.dispatch_rule_callee is not None:
+        kind = "callee"
+        callee = kinds.dispatch_rule_callee
+        spec.update(room_prefix=callee.room_prefix, pin=callee.pin, randomize=callee.randomize)
+    else:
+        kind = "individual"
+        individual = kinds.dispatch_rule_individual or dispatch.SIPDispatchRuleIndividual()
+        spec.update(room_prefix=individual.room_prefix, pin=individual.pin)
+    agents = rule.room_config.agents if rule.room_config is not None else []
+    spec.update(
+        trunk_ids=[gateway_trunks.get(t, t) for t in rule.trunk_ids],
+        hide_phone_number=rule.hide_phone_number,
+        agents=[{"agent_name": a.agent_name, "metadata": a.metadata} for a in agents],
+    )
+    return kind, {k: v for k, v in spec.items() if v not in ("", False, [], None)}
+
+
+async def write_back(
+    sessions: async_sessionmaker[AsyncSession],
+    stored: Stored,
+    compiled: list[dispatch.SIPDispatchRuleInfo] | None,
+    livekit_trunk_ids: dict[str, str],
+    now: datetime,
+) -> None:
+    """Store LiveKit ids and sync states; with `compiled` (a complete run), mirror the compiled rules as rows."""
+    outcomes = stored.outcomes
+    async with sessions() as db:
+        db.info[QUIET] = True
+        for trunk in stored.trunks:
+            outcome = outcomes.get(trunk.id)
+            if outcome is not None:
+                await db.execute(
+                    update(Trunk)
+                    .where(Trunk.id == trunk.id)
+                    .values(
+                        livekit_trunk_id=outcome.livekit_id, sync_state=_state(outcome, trunk.sync_state, now)
+                    )
+                )
+        for rule in stored.manual_rules:
+            outcome = outcomes.get(rule.id)
+            if outcome is not None:
+                await db.execute(
+                    update(DispatchRule)
+                    .where(DispatchRule.id == rule.id)
+                    .values(
+                        livekit_rule_id=outcome.livekit_id, sync_state=_state(outcome, rule.sync_state, now)
+                    )
+                )
+        if compiled is not None:
+            gateway_trunks = {livekit_id: trunk_id for trunk_id, livekit_id in livekit_trunk_ids.items()}
+            await _mirror_compiled(db, stored, compiled, gateway_trunks, now)
+        await db.commit()
+
+
+async def _mirror_compiled(
+    db: AsyncSession,
+    stored: Stored,
+    compiled: list[dispatch.SIPDispatchRuleInfo],
+    gateway_trunks: dict[str, str],
+    now: datetime,
+) -> None:
+    wanted = {rule.name for rule in compiled}
+    stale = [row.id for name, row in stored.compiled_rows.items() if name not in wanted]
+    if stale:
+        await db.execute(delete(DispatchRule).where(DispatchRule.id.in_(stale)))
+    for rule in compiled:
+        outcome = stored.outcomes.get(rule.name)
+        row = stored.compiled_rows.get(rule.name)
+        kind, spec = compiled_spec(rule, gateway_trunks)
+        previous = row.sync_state if row is not None else {}
+        state = _state(outcome, previous, now) if outcome is not None else previous
+        state = {**state, "key": rule.name, "numbers": rule.numbers}
+        livekit_id = outcome.livekit_id if outcome is not None else (row.livekit_rule_id if row else None)
+        if row is None:
+            db.add(
+                DispatchRule(
+                    id=new_id("sdr"),
+                    project_id=stored.project.id,
+                    name=rule.name[:200],
+                    kind=kind,
+                    spec=spec,
+                    source="compiled",
+                    livekit_rule_id=livekit_id,
+                    sync_state=state,
+                )
+            )
+        else:
+            await db.execute(
+                update(DispatchRule)
+                .where(DispatchRule.id == row.id)
+                .values(kind=kind, spec=spec, livekit_rule_id=livekit_id, sync_state=state)
+            )
+
+
+async def all_projects(sessions: async_sessionmaker[AsyncSession]) -> list[Project]:
+    async with sessions() as db:
+        db.info[QUIET] = True
+        return list((await db.scalars(select(Project).order_by(Project.id))).all())
