@@ -1,0 +1,103 @@
+"""Twilio's webhooks over HTTP: `/carriers/twilio/voice`, `/status`, `/recording` and the gateway's action URLs.
+
+No API key here: every request is authenticated by its `X-Twilio-Signature` (see `webhook`). Voice and action
+URLs answer TwiML with 200; callbacks answer 204. Bad input after a valid signature is a 422 problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.params import FromQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.carriers.twilio.answers import TWIML_MEDIA_TYPE
+from gateway.carriers.twilio.callbacks import record_recording, record_status
+from gateway.carriers.twilio.runtime import TwilioRuntime
+from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_voice
+from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
+from gateway.web.deps import Db
+
+
+def _runtime(state: State) -> TwilioRuntime:
+    runtime: TwilioRuntime = state.twilio
+    return runtime
+
+
+async def _signed(request: Request[Any, Any, Any], db: AsyncSession, state: State) -> SignedWebhook:
+    runtime = _runtime(state)
+    return await authenticate(
+        request,
+        db,
+        runtime.directory,
+        public_base_url=runtime.settings.public_url,
+        trusted_proxies=runtime.trusted_proxies,
+    )
+
+
+def _twiml(text: str) -> Response[str]:
+    return Response(content=text, media_type=TWIML_MEDIA_TYPE, status_code=200)
+
+
+class TwilioWebhookController(Controller):
+    path = "/carriers/twilio"
+    tags = ["twilio"]
+    security = [{}]
+
+    @post(
+        "/voice",
+        status_code=200,
+        operation_id="twilioVoice",
+        summary="Twilio voice webhook: route the call and answer TwiML (signed by Twilio)",
+    )
+    async def voice(
+        self, request: Request[Any, Any, Any], db: Db, state: State, call: FromQuery[str | None] = None
+    ) -> Response[str]:
+        hook = await _signed(request, db, state)
+        return _twiml(await answer_voice(db, _runtime(state), hook, call))
+
+    @post(
+        "/ivr",
+        status_code=200,
+        operation_id="twilioAction",
+        summary="Action URL of the gateway's TwiML: the caller's input, a recording or a dial result",
+    )
+    async def action(
+        self, request: Request[Any, Any, Any], db: Db, state: State, turn: FromQuery[int] = 0
+    ) -> Response[str]:
+        hook = await _signed(request, db, state)
+        return _twiml(await answer_action(db, _runtime(state), hook, turn))
+
+    @post(
+        "/resume",
+        status_code=200,
+        operation_id="twilioResume",
+        summary="Where a call goes on after call control played DTMF into it",
+    )
+    async def resume(self, request: Request[Any, Any, Any], db: Db, state: State) -> Response[str]:
+        hook = await _signed(request, db, state)
+        return _twiml(await answer_resume(db, hook))
+
+    @post(
+        "/status",
+        status_code=204,
+        operation_id="twilioStatus",
+        summary="Twilio call status callback: folded into the call's lifecycle in any order",
+    )
+    async def status(
+        self, request: Request[Any, Any, Any], db: Db, state: State, call: FromQuery[str | None] = None
+    ) -> None:
+        hook = await _signed(request, db, state)
+        await record_status(db, hook, call)
+
+    @post(
+        "/recording",
+        status_code=204,
+        operation_id="twilioRecording",
+        summary="Twilio recording status callback: one Recording per RecordingSid",
+    )
+    async def recording(self, request: Request[Any, Any, Any], db: Db, state: State) -> None:
+        hook = await _signed(request, db, state)
+        await record_recording(db, hook)

@@ -1,0 +1,286 @@
+"""Turning a routing decision, an IVR turn or a dial result into the TwiML answer for one webhook.
+
+Control moves inward (routing, the IVR engine) and out through adapters: LiveKit for agent bridges, httpx for a
+flow's HTTP lookups, TwiML for Twilio. Everything learnt on the way is recorded on the call (`Exchange`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from gateway.calls.outbound import deep_merge
+from gateway.carriers.twilio import answers
+from gateway.carriers.twilio.bridge import (
+    CALL_ID_HEADER,
+    BridgeFailed,
+    BridgeRequest,
+    dial_livekit,
+    open_bridge,
+)
+from gateway.carriers.twilio.directory import AgentInfo
+from gateway.carriers.twilio.exchange import Exchange
+from gateway.carriers.twilio.runtime import TwilioRuntime
+from gateway.carriers.twilio.webhook import SignedWebhook
+from gateway.ivr import (
+    CallContext,
+    ConnectAgent,
+    DialNumber,
+    DialSip,
+    Event,
+    HttpRequest,
+    HttpResult,
+    RecordResult,
+    TransferResult,
+    Turn,
+    advance,
+    drive,
+    fetch_with_httpx,
+    render_twiml,
+    start,
+)
+from gateway.ivr.driver import pending_request
+from routing.model import (
+    AgentTarget,
+    Decision,
+    FlowTarget,
+    ForwardTarget,
+    RejectTarget,
+    Target,
+    VoicemailTarget,
+    target_label,
+)
+from routing.model import Call as RoutingCall
+
+log = logging.getLogger("trunkline.twilio")
+
+MAX_ROUTING_ATTEMPTS = 4
+MAX_IVR_RESOLUTIONS = 6
+
+
+class Unavailable(msgspec.Struct, frozen=True):
+    """A target that cannot take the call now; `key` is its routing requirement (`livekit`, `flow:main`...)."""
+
+    key: str
+
+
+class Responder:
+    """Answers for one webhook (`key`: `voice` or the turn it answers) of one call."""
+
+    def __init__(self, runtime: TwilioRuntime, hook: SignedWebhook, exchange: Exchange, key: str) -> None:
+        self.rt = runtime
+        self.hook = hook
+        self.ex = exchange
+        self.key = key
+        self.account = hook.account
+        self.kind = "hangup"
+        """What the answer does, for the call's events: ivr, bridge, forward, voicemail, reject, not_routed..."""
+
+    @property
+    def call(self) -> Any:
+        return self.ex.call
+
+    def action_url(self) -> str:
+        return f"{self.hook.base_url}/carriers/twilio/ivr?turn={self.ex.conversation.turn}"
+
+    # --- routing --------------------------------------------------------------------------------------------
+
+    async def route(self, incoming: RoutingCall) -> str:
+        """Resolve the call and answer its target; a target that turns out unavailable is routed around."""
+        unavailable = self.account.unavailable(
+            lambda flow: self.rt.flows.get(flow) is not None,
+            livekit_ready=self.rt.livekit_ready(self.account),
+        )
+        for _ in range(MAX_ROUTING_ATTEMPTS):
+            decision = self.account.index.resolve(incoming, unavailable)
+            self._record_decision(decision)
+            answer = await self.target(decision.target, decision)
+            if isinstance(answer, str):
+                return answer
+            unavailable = unavailable | {answer.key}
+        self.kind = "unavailable"
+        self.call.end_reason = "not routed: every target was unavailable"
+        return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
+
+    def _record_decision(self, decision: Decision) -> None:
+        self.call.route_id = decision.route_id
+        self.call.routing = msgspec.to_builtins(decision)
+        self.ex.event(
+            "routing.decided",
+            {
+                "route_id": decision.route_id,
+                "target": target_label(decision.target),
+                "reason": decision.reason,
+                "used_fallback": decision.used_fallback,
+            },
+            source="gateway",
+        )
+
+    def _route_fallback(self, decision: Decision | None) -> Target | None:
+        if decision is None or decision.route_id is None or decision.used_fallback:
+            return None
+        route = self.account.routes_by_id.get(decision.route_id)
+        return route.fallback if route is not None else None
+
+    async def target(self, target: Target, decision: Decision | None = None) -> str | Unavailable:
+        """The answer for a routing target, or which requirement made it unavailable."""
+        self.ex.conversation.fallback = None
+        match target:
+            case FlowTarget(flow=flow_id):
+                return await self.start_flow(flow_id)
+            case AgentTarget(agent=name, overrides=overrides):
+                agent = self.account.agents.get(name)
+                if agent is None:
+                    return Unavailable(f"agent:{name}")
+                dial = await self.bridge(agent, deep_merge(agent.config, overrides))
+                if dial is None:
+                    return Unavailable("livekit")
+                self.kind = "bridge"
+                self.ex.conversation.fallback = self._route_fallback(decision)
+                return render_twiml([dial], action_url=self.action_url())
+            case ForwardTarget():
+                self.kind = "forward"
+                self.ex.conversation.fallback = self._route_fallback(decision)
+                self.ex.event("transfer.requested", {"to": "number" if target.number else "sip"})
+                return answers.forward(target, action_url=self.action_url())
+            case VoicemailTarget(box=box):
+                self.kind = "voicemail"
+                self.call.meta = {**self.call.meta, "voicemail_box": box or "default"}
+                return answers.voicemail(
+                    action_url=self.action_url(),
+                    recording_callback_url=f"{self.hook.base_url}/carriers/twilio/recording",
+                )
+            case RejectTarget():
+                if decision is not None and decision.route_id is None:
+                    self.kind = "not_routed"
+                    self.call.end_reason = f"not routed: {decision.reason}"
+                    return answers.goodbye(answers.NOT_ROUTED_MESSAGE)
+                self.kind = "reject"
+                why = f": {decision.reason}" if decision is not None else ""
+                self.call.end_reason = f"rejected ({target.reason}){why}"
+                self.call.sip_status = self.call.sip_status or target.sip_status
+                return answers.reject(target)
+
+    async def bridge(
+        self, agent: AgentInfo, config: dict[str, Any], ring_seconds: int = 30
+    ) -> DialSip | None:
+        """Room and dispatch in LiveKit, then the `<Dial><Sip>` into it; None when LiveKit cannot take the call."""
+        credentials = self.account.livekit
+        sip = self.rt.settings.livekit_sip_uri
+        conversation = self.ex.conversation
+        if credentials is None or not sip:
+            self.ex.event("bridge.failed", {"agent": agent.name, "reason": "LiveKit is not configured"})
+            return None
+        call = self.call
+        request = BridgeRequest(
+            call_id=call.id,
+            call_sid=call.carrier_call_id or "",
+            agent=agent.name,
+            config=config,
+            number=call.to_e164 if call.direction == "inbound" else call.from_e164,
+            caller=call.from_e164,
+            called=call.to_e164,
+            first_in_room=not conversation.dispatched,
+            timeout=ring_seconds,
+        )
+        self.ex.event("bridge.requested", {"agent": agent.name, "room": request.room}, source="gateway")
+        await self.ex.checkpoint(self.key)
+        try:
+            await open_bridge(await self.rt.livekit.get(credentials), request)
+        except BridgeFailed as failure:
+            log.warning(
+                "agent bridge failed: %s", failure.reason, extra={"call_id": call.id, "agent": agent.name}
+            )
+            self.ex.event("bridge.failed", {"agent": agent.name, "reason": failure.reason}, source="livekit")
+            return None
+        if agent.name not in conversation.dispatched:
+            conversation.dispatched.append(agent.name)
+        call.livekit_room = request.room
+        call.agent_id = agent.id
+        self.ex.event("bridge.ready", {"agent": agent.name, "room": request.room}, source="livekit")
+        return dial_livekit(sip, request)
+
+    # --- IVR ------------------------------------------------------------------------------------------------
+
+    async def start_flow(self, flow_id: str) -> str | Unavailable:
+        loaded = self.rt.flows.get(flow_id)
+        if loaded is None:
+            return Unavailable(f"flow:{flow_id}")
+        call = self.call
+        call.flow_id, call.flow_version = loaded.id, loaded.version
+        context = CallContext(
+            caller=call.from_e164, called=call.to_e164, call_id=call.id, now=self.rt.now(), variables={}
+        )
+        return await self.run_ivr(start(loaded, context, self.rt.flows))
+
+    async def continue_flow(self, event: Event) -> str:
+        state = self.ex.conversation.ivr
+        assert state is not None
+        return await self.run_ivr(advance(state, event, self.rt.flows, now=self.rt.now()))
+
+    async def _fetch(self, request: HttpRequest) -> HttpResult:
+        return await fetch_with_httpx(self.rt.http, request)
+
+    async def run_ivr(self, turn: Turn) -> str:
+        """Resolve the turn's lookups and agent connections, then render it; the state goes into the call."""
+        flows = self.rt.flows
+        for _ in range(MAX_IVR_RESOLUTIONS):
+            if pending_request(turn) is not None:
+                await self.ex.checkpoint(self.key)
+                turn = await drive(turn, flows, self._fetch, now=self.rt.now())
+                continue
+            last = turn.actions[-1] if turn.actions else None
+            if not isinstance(last, ConnectAgent):
+                break
+            agent = self.account.agents.get(last.agent)
+            dial = None
+            if agent is not None:
+                dial = await self.bridge(agent, deep_merge(agent.config, last.overrides), last.timeout)
+            else:
+                self.ex.event("bridge.failed", {"agent": last.agent, "reason": "no such agent"})
+            if dial is not None:
+                turn = Turn(turn.state, [*turn.actions[:-1], dial])
+                break
+            after = advance(turn.state, TransferResult(status="failed"), flows, now=self.rt.now())
+            turn = Turn(after.state, [*turn.actions[:-1], *after.actions])
+        state = turn.state
+        self.ex.conversation.ivr = state
+        self.kind = "ivr"
+        self.ex.event(
+            "ivr.step",
+            {
+                "flow": state.flow,
+                "step": state.step,
+                "wait": state.wait,
+                "version": state.versions[-1] if state.versions else None,
+                "actions": [type(action).__name__ for action in turn.actions],
+            },
+            source="gateway",
+        )
+        last = turn.actions[-1] if turn.actions else None
+        if isinstance(last, DialNumber) or (isinstance(last, DialSip) and CALL_ID_HEADER not in last.headers):
+            self.ex.event("transfer.requested", {"to": "number" if isinstance(last, DialNumber) else "sip"})
+        if state.ended and state.outcome is not None:
+            self.call.end_reason = f"ivr {state.outcome}"
+        return render_twiml(turn.actions, action_url=self.action_url())
+
+    # --- after a dial or a recording without a flow ----------------------------------------------------------
+
+    async def after_dial(self, event: Event) -> str:
+        """A bridge, forward or voicemail of a routed call ended: hang up, or try the route's fallback."""
+        conversation = self.ex.conversation
+        if isinstance(event, RecordResult):
+            self.kind = "hangup"
+            return answers.goodbye("Thank you, your message has been recorded. Goodbye.")
+        if isinstance(event, TransferResult) and event.status != "completed" and conversation.fallback:
+            fallback, conversation.fallback = conversation.fallback, None
+            self.ex.event("routing.fallback", {"target": target_label(fallback)}, source="gateway")
+            answer = await self.target(fallback)
+            if isinstance(answer, str):
+                return answer
+        self.kind = "hangup"
+        if isinstance(event, TransferResult) and event.status != "completed":
+            return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
+        return answers.hangup()

@@ -1,0 +1,162 @@
+"""Authenticating a Twilio webhook: read its parameters, find the project by AccountSid, check the signature.
+
+A request that fails gets 403 and one log line saying why (never a TwiML answer): no AccountSid, an AccountSid no
+project uses, a missing or wrong `X-Twilio-Signature`, a body that is not what was signed. Nothing is written to the
+database before a request is authenticated.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.carriers.twilio.directory import RECHECK_AFTER, AccountDirectory, TwilioAccount
+from gateway.carriers.twilio.signature import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    Network,
+    RequestOrigin,
+    public_url,
+    verify,
+)
+from gateway.errors import Forbidden
+
+log = logging.getLogger("trunkline.twilio")
+
+WEBHOOK_PREFIX = "/carriers/twilio/"
+_FORWARDED = ("forwarded", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port")
+FormParams = dict[str, str | list[str]]
+
+
+class WebhookRejected(Forbidden):
+    title = "Twilio webhook rejected"
+
+
+@dataclass(frozen=True)
+class SignedWebhook:
+    """A webhook whose signature checked out, with the account that signed it."""
+
+    account: TwilioAccount
+    params: dict[str, str]
+    """Each parameter's first value (Twilio sends each once)."""
+    url: str
+    """The URL Twilio signed."""
+
+    @property
+    def base_url(self) -> str:
+        """Where Twilio reaches this gateway (scheme, host and any path prefix): for our own action URLs."""
+        return self.url.split(WEBHOOK_PREFIX, 1)[0]
+
+    def first(self, name: str) -> str | None:
+        return self.params.get(name) or None
+
+
+def origin_of(request: Request[Any, Any, Any]) -> RequestOrigin:
+    scope = request.scope
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    client = scope.get("client")
+    headers = request.headers
+    return RequestOrigin(
+        scheme=scope.get("scheme", "http"),
+        host=headers.get("host", ""),
+        path=raw_path.decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        peer=client[0] if client else None,
+        headers={name: headers[name] for name in _FORWARDED if name in headers},
+    )
+
+
+def parse_body(body: bytes, content_type: str | None) -> FormParams | None:
+    """The webhook's parameters from a form or JSON body; None when the body is neither."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if (content_type or "").split(";")[0].strip().lower() == "application/json":
+        try:
+            decoded = msgspec.json.decode(body) if body else {}
+        except msgspec.DecodeError:
+            return None
+        if not isinstance(decoded, dict):
+            return None
+        return {str(k): v if isinstance(v, str) else str(v) for k, v in decoded.items() if v is not None}
+    params: FormParams = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        current = params.get(name)
+        if current is None:
+            params[name] = value
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            params[name] = [current, value]
+    return params
+
+
+def _first(value: str | list[str]) -> str:
+    return value if isinstance(value, str) else (value[0] if value else "")
+
+
+def reject(reason: str, request: Request[Any, Any, Any], account_sid: str | None = None) -> WebhookRejected:
+    log.warning(
+        "twilio webhook rejected: %s",
+        reason,
+        extra={"path": request.scope["path"], "account_sid": account_sid},
+    )
+    return WebhookRejected(
+        "The request is not a Twilio webhook signed for this gateway: "
+        + reason
+        + ". Check the auth token and that TRUNKLINE_PUBLIC_URL matches the URL configured in Twilio."
+    )
+
+
+async def authenticate(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    directory: AccountDirectory,
+    *,
+    public_base_url: str,
+    trusted_proxies: tuple[Network, ...],
+) -> SignedWebhook:
+    """The signed webhook, or `WebhookRejected` (403) saying why it is not one."""
+    body = await request.body()
+    content_type = request.headers.get("content-type")
+    params = parse_body(body, content_type)
+    if params is None:
+        raise reject("the body is neither a form nor a JSON object", request)
+    account_sid = _first(params.get("AccountSid", ""))
+    if not account_sid:
+        raise reject("no AccountSid, so no auth token to check the signature with", request)
+    account = await directory.get(db, account_sid)
+    if account is None:
+        raise reject("no project uses this AccountSid", request, account_sid)
+    url = public_url(origin_of(request), public_base_url=public_base_url, trusted_proxies=trusted_proxies)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    settings_header = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+
+    def check(token: str) -> tuple[bool, str]:
+        result = verify(
+            url_candidates=url,
+            params=params,
+            raw_body=body,
+            content_type=content_type,
+            signature=signature,
+            auth_token=token,
+            signature_settings=settings_header,
+        )
+        return result.ok, result.reason
+
+    ok, reason = check(account.auth_token)
+    if not ok and signature and directory.age(account) > RECHECK_AFTER:
+        reloaded = await directory.get(db, account_sid, reload=True)
+        if reloaded is not None and reloaded.auth_token != account.auth_token:
+            account = reloaded
+            ok, reason = check(account.auth_token)
+    if not ok:
+        raise reject(reason, request, account_sid)
+    return SignedWebhook(account=account, params={k: _first(v) for k, v in params.items()}, url=url)
