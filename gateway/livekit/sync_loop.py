@@ -90,6 +90,7 @@ class SyncLoop:
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()
         self._everything = True
+        self._idle = asyncio.Event()
         self.failures = 0
 
     def poke(self, project_ids: set[str] | None = None) -> None:
@@ -98,7 +99,12 @@ class SyncLoop:
             self._everything = True
         else:
             self._dirty.update(project_ids)
+        self._idle.clear()
         self._wake.set()
+
+    async def settled(self) -> None:
+        """Wait until every change seen so far has been synced (or has failed and waits for a retry)."""
+        await self._idle.wait()
 
     async def run(self) -> None:
         delay = 0.0
@@ -115,6 +121,8 @@ class SyncLoop:
                 logger.exception("LiveKit sync run failed")
                 healthy = False
             self.failures = 0 if healthy else self.failures + 1
+            if not self._wake.is_set():
+                self._idle.set()
             delay = self._interval if healthy else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
 
     async def _once(self) -> bool:
