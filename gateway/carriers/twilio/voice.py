@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.phone import to_e164
-from gateway.calls.lifecycle import CallSnapshot, StatusUpdate, state_from_twilio, transition
-from gateway.calls.records import find_call
+from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate, state_from_twilio, transition
+from gateway.calls.records import apply_status, find_call
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.conversation import CLAIM_SECONDS, VOICE, Conversation, load
 from gateway.carriers.twilio.exchange import Exchange
@@ -120,6 +120,14 @@ async def stored_reply(db: AsyncSession, call: Call, key: str) -> str | None:
     if reply is None and conversation.claimed(key):
         reply = await wait_for_reply(db, call.id, key)
     return reply
+
+
+async def note_answered(db: AsyncSession, call: Call, voice: VoiceRequest) -> None:
+    """Every webhook carries the call's status: an in-progress call was answered, by the time it arrived at the
+    latest (calls subscribed to the `completed` status callback only learn it this way)."""
+    if voice.call_status == "in-progress" and call.answered_at is None:
+        update = StatusUpdate(state=CallState.ANSWERED, at=utcnow())
+        await apply_status(db, call, update, source="twilio", data={"via": "webhook"})
 
 
 # --- the voice webhook --------------------------------------------------------------------------------------
@@ -246,6 +254,7 @@ async def _outbound(
     if reply is not None:
         return reply
     call.carrier_call_id = call.carrier_call_id or voice.call_sid
+    await note_answered(db, call, voice)
     exchange = Exchange(db, call, load(call), is_new=False)
     exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
     responder = Responder(runtime, hook, exchange, VOICE)
@@ -309,6 +318,7 @@ async def answer_action(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWe
     conversation = load(call)
     if turn != conversation.turn:
         return conversation.latest_reply() or answers.hangup()
+    await note_answered(db, call, voice)
     exchange = Exchange(db, call, conversation, is_new=False)
     event = twilio_event(hook.params)
     exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params)})

@@ -1,8 +1,8 @@
 """A running gateway for Twilio tests: the real app on loopback, a LiveKit stand-in, the sample flows, an admin.
 
-    with running_gateway(database_url, tmp_path) as gw:
-        gw.create("/v1/routes", {...})
-        conversation = gw.run(gw.simulator().call(CALLER, NUMBER))
+with running_gateway(database_url, tmp_path) as gw:
+    gw.create("/v1/routes", {...})
+    conversation = gw.run(gw.simulator().call(CALLER, NUMBER))
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def running_gateway(
     flows.mkdir(exist_ok=True)
     copy_sample_flows(flows, crm_url)
     port = port or free_port()
-    standin = StandInThread(time_scale=0.01).start() if livekit else None
+    standin = StandInThread().start() if livekit else None
     try:
         values = {
             "DATABASE_URL": database_url,

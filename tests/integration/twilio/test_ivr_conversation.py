@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ from tests.integration.twilio.harness import (
     CALLER,
     NUMBER,
     FakeCrm,
-    Gateway,
     run,
     running_gateway,
 )
@@ -41,7 +41,9 @@ def events_of(call: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [event for event in call["events"] if event["kind"] == kind]
 
 
-def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(database_url: str, tmp_path: Path) -> None:
+def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(
+    database_url: str, tmp_path: Path
+) -> None:
     with FakeCrm(CRM) as crm, running_gateway(database_url, tmp_path, crm_url=crm.url) as gw:
         route = gw.route("main line", {"type": "flow", "flow": "main_menu"})
 
@@ -65,13 +67,28 @@ def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(database_u
         assert crm.requests == [f"/api/accounts/{ACCOUNT_NUMBER}"]
 
         record = gw.call_by_sid(conversation.call_sid)
-        assert (record["direction"], record["carrier"], record["status"]) == ("inbound", "twilio", "completed")
-        assert (record["from_number"], record["to_number"], record["route_id"]) == (CALLER, NUMBER, route["id"])
-        assert record["flow_id"] == "main_menu" and len(record["flow_version"]) == 12
+        assert (record["direction"], record["carrier"], record["status"]) == (
+            "inbound",
+            "twilio",
+            "completed",
+        )
+        assert (record["from_number"], record["to_number"], record["route_id"]) == (
+            CALLER,
+            NUMBER,
+            route["id"],
+        )
+        assert record["flow_id"] == "main_menu"
+        assert len(record["flow_version"]) == 12
         assert record["end_reason"] == "ivr transferred: sip"
-        assert record["answered_at"] is not None and record["ended_at"] is not None
+        assert record["answered_at"] is not None
+        assert record["ended_at"] is not None
         steps = [(e["data"]["flow"], e["data"]["step"]) for e in events_of(record, "ivr.step")]
-        assert steps == [("main_menu", "main_menu"), ("support", "ask_account"), ("support", "premium_desk"), ("support", "premium_desk")]
+        assert steps == [
+            ("main_menu", "main_menu"),
+            ("support", "ask_account"),
+            ("support", "premium_desk"),
+            ("support", "premium_desk"),
+        ]
         inputs = [e["data"] for e in events_of(record, "twilio.input")]
         assert [i.get("digits") for i in inputs[:2]] == ["*", "********"]
         assert ACCOUNT_NUMBER not in json.dumps(record["events"])
@@ -103,38 +120,32 @@ def test_after_hours_the_caller_leaves_a_voicemail(database_url: str, tmp_path: 
         record = gw.call_by_sid(conversation.call_sid)
         assert record["status"] == "completed"
         assert record["end_reason"] == "ivr hangup: completed"
-        (recorded,) = [e for e in record["events"] if e["kind"] == "twilio.input" and e["data"]["input"] == "recording"]
+        (recorded,) = [
+            e for e in record["events"] if e["kind"] == "twilio.input" and e["data"]["input"] == "recording"
+        ]
         assert recorded["data"]["recording_sid"] == conversation.recordings[0]
 
 
 def test_a_call_continues_on_another_replica(database_url: str, tmp_path: Path) -> None:
     """Nothing about a call lives in memory: a gateway restarted mid-call (same URL) carries on where it was."""
-
-    def first_half(gw: Gateway) -> Conversation:
-        gw.route("main line", {"type": "flow", "flow": "main_menu"})
-
-        async def call() -> Conversation:
+    with asyncio.Runner() as runner:
+        with running_gateway(database_url, tmp_path) as gw:
+            gw.route("main line", {"type": "flow", "flow": "main_menu"})
             twilio = gw.simulator()
-            conversation = await twilio.call(CALLER, NUMBER)
-            await conversation.press("2")
-            return conversation
+            conversation = runner.run(twilio.call(CALLER, NUMBER))
+            runner.run(conversation.press("2"))
+            port, token = int(gw.url.rsplit(":", 1)[1]), gw.token
+        assert conversation.prompts[-1] == "Please enter your eight digit account number."
 
-        return run(call())
-
-    with running_gateway(database_url, tmp_path) as gw:
-        conversation = first_half(gw)
-        port, token = int(gw.url.rsplit(":", 1)[1]), gw.token
-    assert conversation.prompts[-1] == "Please enter your eight digit account number."
-
-    async def second_half() -> None:
-        await conversation.press("1234")
-        assert conversation.prompts[-1] == "Sorry, account numbers have eight digits."
-        await conversation.hangup()
-        await conversation.twilio.aclose()
-
-    with running_gateway(database_url, tmp_path, port=port, token=token) as gw:
-        run(second_half())
-        record = gw.call_by_sid(conversation.call_sid)
+        with running_gateway(database_url, tmp_path, port=port, token=token) as gw:
+            runner.run(conversation.press("1234"))
+            assert conversation.prompts[-2:] == [
+                "Sorry, account numbers have eight digits.",
+                "Please enter your eight digit account number.",
+            ]
+            runner.run(conversation.hangup())
+            runner.run(twilio.aclose())
+            record = gw.call_by_sid(conversation.call_sid)
     assert record["status"] == "completed"
     steps = [e["data"]["step"] for e in events_of(record, "ivr.step")]
     assert steps == ["main_menu", "ask_account", "ask_account"]
