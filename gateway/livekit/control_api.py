@@ -7,12 +7,12 @@ is contacted, so no connection is held while a transfer rings.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import commit_audited, scoped
@@ -26,6 +26,7 @@ from gateway.db.models import Call, Project
 from gateway.db.types import utcnow
 from gateway.errors import Conflict
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 from routing.numbers import mask
 
 Action = Literal["transfer", "hangup", "dtmf"]
@@ -99,7 +100,12 @@ class CallControlController(Controller):
         summary="Transfer a live call (SIP REFER) to a number or SIP URI; answers with the transfer's result",
     )
     async def transfer(
-        self, db: Db, principal: Caller, state: State, call_id: FromPath[str], data: JSONBody[TransferIn]
+                self,
+        db: Db,
+        principal: Caller,
+        state: State,
+        call_id: FromPath[str],
+        data: Annotated[TransferIn, json_example("Transfer to a number", {"to": "+14155550188"})],
     ) -> ControlResult:
         call, project, control = await _controllable(db, state, principal, call_id)
         target, shown = _destination(project, data.to)
@@ -145,7 +151,12 @@ class CallControlController(Controller):
         summary="Play DTMF digits into a live call",
     )
     async def dtmf(
-        self, db: Db, principal: Caller, state: State, call_id: FromPath[str], data: JSONBody[DtmfIn]
+                self,
+        db: Db,
+        principal: Caller,
+        state: State,
+        call_id: FromPath[str],
+        data: Annotated[DtmfIn, json_example("Press 1, pause, then #", {"digits": "1w#"})],
     ) -> ControlResult:
         call, project, control = await _controllable(db, state, principal, call_id)
         await control.send_dtmf(project, call, data.digits)

@@ -203,11 +203,15 @@ async def _ended(
     else:
         state = CallState.CANCELED
     duration = None
-    if snapshot.answered_at is not None and at >= snapshot.answered_at:
-        duration = int((at - snapshot.answered_at).total_seconds())
+    if snapshot.answered_at is not None:
+        # LiveKit stamps events in whole seconds: an end can look up to a second older than a precise answer.
+        at = max(at, snapshot.answered_at)
+        duration = round((at - snapshot.answered_at).total_seconds())
     update = StatusUpdate(state=state, at=at, duration=duration)
     await apply_status(db, call, update, source=SOURCE, dedupe_key=dedupe_key, data=data)
-    if call.end_reason is None:
+    # An unanswered outbound call is explained by its dial's SIP status, which the placer records.
+    explained_by_dial = call.direction == "outbound" and not answered
+    if call.end_reason is None and not explained_by_dial:
         call.end_reason = _END_REASONS.get(reason, reason.replace("_", " ") or "left the room")
 
 

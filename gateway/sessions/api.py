@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
@@ -26,11 +26,13 @@ from gateway.ids import new_id
 from gateway.livekit.runtime import LiveKitRuntime
 from gateway.livekit.types import AgentSpec
 from gateway.web.deps import Caller, Db
+from gateway.web.examples import json_example
 
 from .records import PROJECT_ATTR, SESSION_ATTR
 
 Identity = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 Status = Literal["active", "ended"]
+START_EXAMPLE = {"agent": "concierge", "identity": "visitor-42", "name": "Ada", "metadata": {"page": "/pricing"}}
 
 
 class SessionStartIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -101,7 +103,11 @@ class SessionController(Controller):
         "/start", operation_id="startSession", summary="Start a web session: room, agent dispatch, join token"
     )
     async def start(
-        self, db: Db, principal: Caller, state: State, data: JSONBody[SessionStartIn]
+        self,
+        db: Db,
+        principal: Caller,
+        state: State,
+        data: Annotated[SessionStartIn, json_example("A visitor talks to the concierge", START_EXAMPLE)],
     ) -> SessionStarted:
         runtime: LiveKitRuntime = state.livekit
         project = await db.get_one(Project, principal.project_id)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import Role
 from gateway.bootstrap import create_key
-from gateway.db.models import Call
+from gateway.db.models import Call, Session
 from gateway.ids import new_id
 from gateway.settings import Settings
 from tests.conftest import Api, run_db
@@ -41,7 +41,14 @@ def _objects_of(api: Api, settings: Settings) -> dict[str, str]:
         await session.commit()
         return call.id
 
+    async def add_session(session: AsyncSession) -> str:
+        row = Session(id=new_id("ses"), project_id=project_id, room="r", identity="visitor", meta={})
+        session.add(row)
+        await session.commit()
+        return row.id
+
     return {
+        "/v1/sessions": run_db(settings, add_session),
         "/v1/projects": project_id,
         "/v1/api-keys": api.create("/v1/api-keys", {"name": "k", "role": "viewer"})["id"],
         "/v1/trunks": trunk["id"],
@@ -57,6 +64,8 @@ def _objects_of(api: Api, settings: Settings) -> dict[str, str]:
 
 
 SHARED = ("/v1/flows/",)
+ACTION_BODIES = {"transfer": {"to": "+14155550188"}, "dtmf": {"digits": "1"}}
+"""Valid bodies for POST actions on an object, so the scope check (not body validation) answers."""
 """Flow files are shared by every project of a gateway (see test_flow_files_need_a_platform_admin)."""
 
 
@@ -80,7 +89,7 @@ def test_every_by_id_endpoint_hides_foreign_objects(api: Api, settings: Settings
         collection = re.sub(r"/\{[^}]+\}.*$", "", path)
         assert collection in owned, f"no fixture object for {path}; add one to _objects_of"
         url = re.sub(r"\{[^}]+\}", owned[collection], path)
-        body = {"name": "stolen"} if method == "PATCH" else None
+        body = {"name": "stolen"} if method == "PATCH" else ACTION_BODIES.get(path.rsplit("/", 1)[-1])
         response = other.request(method, url, json=body)
         assert response.status_code == 404, (method, url, response.status_code, response.text)
         checked += 1

@@ -60,7 +60,9 @@ class Gateway:
         """Run `work` with a livekit-api client of the stand-in (LiveKit as an operator's console sees it)."""
 
         async def run() -> T:
-            async with api.LiveKitAPI(self.livekit.url, self.livekit.api_key, self.livekit.api_secret) as client:
+            async with api.LiveKitAPI(
+                self.livekit.url, self.livekit.api_key, self.livekit.api_secret
+            ) as client:
                 return await work(client)
 
         return asyncio.run(run())
@@ -140,7 +142,9 @@ def serve(database_url: str, tmp_path: Path, standin: StandInThread, port: int) 
 
 
 @pytest.fixture
-def gateway(database_url: str, tmp_path: Path, standin: StandInThread, standin_port: int) -> Iterator[Gateway]:
+def gateway(
+    database_url: str, tmp_path: Path, standin: StandInThread, standin_port: int
+) -> Iterator[Gateway]:
     yield from serve(database_url, tmp_path, standin, standin_port)
 
 
@@ -148,7 +152,10 @@ def inbound_setup(gw: Gateway, *, agent: str = "receptionist") -> dict[str, Any]
     """An inbound trunk for DID, an agent and a route to it, synced into LiveKit."""
     trunk = gw.create("/v1/trunks", {"direction": "inbound", "name": "carrier-in", "numbers": [DID]})
     gw.create("/v1/agents", {"name": agent, "instructions": "Greet the caller."})
-    gw.create("/v1/routes", {"name": "main", "match": {"numbers": [DID]}, "target": {"type": "agent", "agent": agent}})
+    gw.create(
+        "/v1/routes",
+        {"name": "main", "match": {"numbers": [DID]}, "target": {"type": "agent", "agent": agent}},
+    )
     report = gw.sync()
     assert report["status"] == "ok", report
     return trunk
@@ -168,7 +175,9 @@ def outbound_setup(gw: Gateway, *, agent: str = "caller") -> dict[str, Any]:
         },
     )
     gw.create("/v1/numbers", {"number": DID})
-    gw.create("/v1/agents", {"name": agent, "instructions": "Sell.", "config": {"lang": "en", "tone": "calm"}})
+    gw.create(
+        "/v1/agents", {"name": agent, "instructions": "Sell.", "config": {"lang": "en", "tone": "calm"}}
+    )
     report = gw.sync()
     assert report["status"] == "ok", report
     return trunk

@@ -60,7 +60,9 @@ def test_an_inbound_call_rings_is_answered_when_its_sip_status_turns_active_and_
     assert done["end_reason"] == "far end hung up"
     assert _at(done["ended_at"]) >= _at(done["answered_at"]) - timedelta(seconds=1)
     kinds = [e["kind"] for e in done["events"]]
-    assert kinds[0] == "status.ringing" and "status.answered" in kinds and kinds[-1] == "status.completed"
+    assert kinds[0] == "status.ringing"
+    assert "status.answered" in kinds
+    assert kinds[-1] == "status.completed"
 
 
 def test_a_caller_who_hangs_up_while_ringing_is_a_canceled_call(gateway: Gateway) -> None:
@@ -95,12 +97,15 @@ def test_room_finished_ends_the_call_and_egress_becomes_a_recording(gateway: Gat
     assert ended["end_reason"] in ("removed from the room", "room closed")
 
     async def recording(session: Any) -> Recording | None:
-        row: Recording | None = await session.scalar(select(Recording).where(Recording.external_id == egress_id))
+        row: Recording | None = await session.scalar(
+            select(Recording).where(Recording.external_id == egress_id)
+        )
         return row
 
     def complete() -> Recording:
         row = run_db(gateway.app.state.settings, recording)
-        assert row is not None and row.status == "complete"
+        assert row is not None
+        assert row.status == "complete"
         return row
 
     row = eventually(complete)

@@ -47,7 +47,9 @@ def test_trunks_numbers_and_compiled_rules_reach_livekit_with_their_ids(gateway:
     assert gateway.sync()["operations"] == [], "a second sync has nothing to do"
 
 
-def test_outbound_trunk_gets_its_write_only_password_and_manual_rules_their_trunk_ids(gateway: Gateway) -> None:
+def test_outbound_trunk_gets_its_write_only_password_and_manual_rules_their_trunk_ids(
+    gateway: Gateway,
+) -> None:
     outbound = outbound_setup(gateway)
     inbound = gateway.create("/v1/trunks", {"direction": "inbound", "name": "pbx", "numbers": [SECOND_DID]})
     gateway.create(
@@ -66,7 +68,11 @@ def test_outbound_trunk_gets_its_write_only_password_and_manual_rules_their_trun
         (out,) = gateway.livekit.world.outbound_trunks.values()
         (rule,) = gateway.livekit.world.dispatch_rules.values()
         (inn,) = gateway.livekit.world.inbound_trunks.values()
-    assert (out.address, out.auth_username, out.auth_password) == ("sip.carrier.example", "trunkline", "out-secret-1")
+    assert (out.address, out.auth_username, out.auth_password) == (
+        "sip.carrier.example",
+        "trunkline",
+        "out-secret-1",
+    )
     assert "out-secret-1" not in gateway.get(f"/v1/trunks/{outbound['id']}").text
     assert list(rule.trunk_ids) == [inn.sip_trunk_id]
     assert rule.rule.dispatch_rule_direct.room_name == "front-desk"
@@ -83,7 +89,9 @@ def test_changes_are_synced_in_the_background_without_asking(gateway: Gateway) -
     eventually(lambda: _inbound(gateway) == [] or None)
 
 
-def test_drift_in_livekit_is_reported_and_repaired_and_unmanaged_objects_are_left_alone(gateway: Gateway) -> None:
+def test_drift_in_livekit_is_reported_and_repaired_and_unmanaged_objects_are_left_alone(
+    gateway: Gateway,
+) -> None:
     inbound_setup(gateway)
     gateway.settle()
     (rule,) = _rules(gateway)

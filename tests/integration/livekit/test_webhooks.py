@@ -68,7 +68,9 @@ def test_forged_tampered_foreign_and_expired_webhooks_get_403_and_change_nothing
         "unsigned": (body, None),
         "garbage token": (body, "not-a-jwt"),
         "wrong secret": signed(gateway, event, api_secret="a-different-secret-that-is-long-enough-too"),
-        "unknown key": signed(gateway, event, api_key="nobody", api_secret="whatever-secret-that-is-long-enough-for-it"),
+        "unknown key": signed(
+            gateway, event, api_key="nobody", api_secret="whatever-secret-long-enough-for-it"
+        ),
         "tampered body": (encode_event(other), good),
         "expired": signed(gateway, event, now=time.time() - 3600),
     }
