@@ -1,10 +1,10 @@
-"""The baseline for ratios: a bare Litestar app with one GET and one POST endpoint, no database, no auth."""
+"""The baseline for ratios: a bare Litestar app with GET, JSON POST and form POST endpoints, no database, no auth."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import JSONBody
 
 PAGE = [
@@ -32,4 +32,14 @@ def bare_post(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     return {"id": "num_1", **data}
 
 
-app = Litestar([bare_get, bare_post], logging_config=None)
+TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Hello.</Say><Hangup /></Response>'
+
+
+@post("/bare/twiml", status_code=200)
+async def bare_twiml(request: Request[Any, Any, Any]) -> Response[str]:
+    """A form POST answered with TwiML: what a webhook endpoint costs without signature, routing or database."""
+    await request.body()
+    return Response(TWIML, media_type="application/xml")
+
+
+app = Litestar([bare_get, bare_post, bare_twiml], logging_config=None)
