@@ -281,10 +281,12 @@ def _locate(data: Any, kind: type[Any], error: msgspec.ValidationError) -> tuple
     found = _ERROR_AT.match(str(error))
     message = found["message"] if found else str(error)
     parts = _parse_path(found["path"] if found else None)
+    named: dict[int, str] = {}
     while None in parts:
         gap = parts.index(None)
         prefix = tuple(part for part in parts[:gap] if part is not None)
         entries = _get(data, prefix)
+        named[gap] = "?"
         for key in entries:
             narrowed = _replace(data, prefix, {key: entries[key]})
             try:
@@ -294,10 +296,11 @@ def _locate(data: Any, kind: type[Any], error: msgspec.ValidationError) -> tuple
                 again = _ERROR_AT.match(str(narrowed_error))
                 message = again["message"] if again else message
                 parts = _parse_path(again["path"] if again else None)
-                parts[gap] = key
+                named[gap] = key
                 break
-        else:
-            parts[gap] = "?"
+        for index, key in named.items():
+            if index < len(parts):
+                parts[index] = key
     return message, tuple(part for part in parts if part is not None)
 
 

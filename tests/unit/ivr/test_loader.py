@@ -300,3 +300,21 @@ steps:
     assert parsed.flow is not None
     warning = only(parsed.problems, "warning")
     assert (warning.line, warning.message) == (6, "after 3 invalid entries the call ends without a word")
+
+
+def test_a_bad_value_two_dicts_deep_is_placed_on_its_line() -> None:
+    text = """\
+    start: menu
+    steps:
+      menu:
+        type: menu
+        greeting: Press 1
+        options:
+          "1": bye
+          timeout:
+      bye:
+        type: hangup
+    """
+    problem = only(problems_of(text))
+    assert (problem.line, problem.col, problem.step) == (8, 15, "menu")
+    assert problem.message == "expected text, got nothing"
