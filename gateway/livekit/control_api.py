@@ -100,7 +100,7 @@ class CallControlController(Controller):
         summary="Transfer a live call (SIP REFER) to a number or SIP URI; answers with the transfer's result",
     )
     async def transfer(
-                self,
+        self,
         db: Db,
         principal: Caller,
         state: State,
@@ -151,7 +151,7 @@ class CallControlController(Controller):
         summary="Play DTMF digits into a live call",
     )
     async def dtmf(
-                self,
+        self,
         db: Db,
         principal: Caller,
         state: State,

@@ -73,10 +73,11 @@ class LiveKitRuntime:
                 ).__aenter__()
             ok = await self._probe.ping()
             self._probed = (time.monotonic(), ok)
+        failures = self.sync_loop.failures
         sync = (
-            f"; background sync failing ({self.sync_loop.failures} tries)" if self.sync_loop.failures else ""
+            f"; background sync failed {failures} time(s) in a row, retrying with backoff" if failures else ""
         )
-        return ok, ("LiveKit answers" if ok else "LiveKit unreachable") + sync
+        return ok, ("LiveKit answers" if ok else f"LiveKit unreachable at {settings.livekit_url}") + sync
 
     async def aclose(self) -> None:
         await self.tasks.aclose()

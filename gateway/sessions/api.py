@@ -32,7 +32,12 @@ from .records import PROJECT_ATTR, SESSION_ATTR
 
 Identity = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 Status = Literal["active", "ended"]
-START_EXAMPLE = {"agent": "concierge", "identity": "visitor-42", "name": "Ada", "metadata": {"page": "/pricing"}}
+START_EXAMPLE = {
+    "agent": "concierge",
+    "identity": "visitor-42",
+    "name": "Ada",
+    "metadata": {"page": "/pricing"},
+}
 
 
 class SessionStartIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,6 +128,7 @@ def standin(standin_port: int) -> Iterator[StandInThread]:
         yield running
 
 
+@contextmanager
 def serve(database_url: str, tmp_path: Path, standin: StandInThread, port: int) -> Iterator[Gateway]:
     app = create_app(gateway_settings(database_url, tmp_path, standin.standin), configure_logs=False)
 
@@ -145,7 +147,8 @@ def serve(database_url: str, tmp_path: Path, standin: StandInThread, port: int) 
 def gateway(
     database_url: str, tmp_path: Path, standin: StandInThread, standin_port: int
 ) -> Iterator[Gateway]:
-    yield from serve(database_url, tmp_path, standin, standin_port)
+    with serve(database_url, tmp_path, standin, standin_port) as running:
+        yield running
 
 
 def inbound_setup(gw: Gateway, *, agent: str = "receptionist") -> dict[str, Any]:
