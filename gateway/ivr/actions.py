@@ -29,7 +29,7 @@ __all__ = [
 InputKind: TypeAlias = Literal["dtmf", "speech"]
 
 
-class _Action(msgspec.Struct, frozen=True, kw_only=True, tag_field="action"):
+class _Action(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="action"):
     pass
 
 

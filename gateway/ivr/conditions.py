@@ -42,7 +42,7 @@ _TESTS = (
 )
 
 
-class Condition(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class Condition(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False, kw_only=True):
     """True when every test written here holds. Combine with `all`, `any` and `not`."""
 
     variable: Annotated[str | None, msgspec.Meta(description="Variable to test with a comparator")] = None

@@ -21,7 +21,7 @@ __all__ = [
 TransferStatus: TypeAlias = Literal["completed", "busy", "no-answer", "failed", "canceled"]
 
 
-class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
+class _Event(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="event"):
     pass
 
 

@@ -16,7 +16,7 @@ from routing.model import Schedule
 __all__ = ["Flow", "LoadedFlow"]
 
 
-class Flow(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class Flow(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False, kw_only=True):
     """An IVR flow: named `steps`, run from `start`. Each step says where the caller goes next.
 
     The file's name (without .yaml) is the flow's id, used by routes and by `goto`/`include` in other flows.
@@ -43,7 +43,7 @@ class Flow(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
     ] = msgspec.field(default_factory=dict)
 
 
-class LoadedFlow(msgspec.Struct, frozen=True, kw_only=True):
+class LoadedFlow(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """A validated flow as served: `version` is the short sha256 of the file's bytes."""
 
     id: str

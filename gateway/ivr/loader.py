@@ -14,7 +14,7 @@ from gateway.ivr.conditions import FlowSchedule
 from gateway.ivr.flow import Flow, LoadedFlow
 from gateway.ivr.problems import FlowInvalid, FlowProblem, errors_in
 from gateway.ivr.source import SourceMap, decode_yaml, place
-from gateway.ivr.validate import check_flow, check_flows
+from gateway.ivr.validate import Links, check_flow, check_flows, links_of
 
 __all__ = [
     "FLOW_ID",
@@ -43,6 +43,7 @@ class ParsedFlow:
     flow: Flow | None
     problems: list[FlowProblem]
     source: SourceMap = field(repr=False)
+    links: Links = field(default_factory=dict, repr=False)
 
 
 def version_of(data: bytes) -> str:
@@ -74,11 +75,12 @@ def parse_flow(data: bytes, *, flow_id: str, path: Path, base_dir: Path | None) 
                 "name the file with letters, digits, _ and -",
             )
         )
+    links = links_of(decoded.value) if decoded.value is not None else {}
     if decoded.value is not None:
-        issues = check_flow(decoded.value, base_dir=base_dir)
+        issues = check_flow(decoded.value, base_dir=base_dir, links=links)
         problems.extend(place(issue, decoded.source, file=file, step_key=STEPS) for issue in issues)
     flow = decoded.value if not errors_in(problems) else None
-    return ParsedFlow(flow_id, path, file, data, version_of(data), flow, problems, decoded.source)
+    return ParsedFlow(flow_id, path, file, data, version_of(data), flow, problems, decoded.source, links)
 
 
 def cross_check(
@@ -90,13 +92,14 @@ def cross_check(
     make every flow that links to it look broken too.
     """
     flows: dict[str, Flow] = {}
+    links: dict[str, Links] = {}
     for flow_id, item in parsed.items():
         fallback = served.get(flow_id) if served is not None else None
         if item.flow is not None:
-            flows[flow_id] = item.flow
+            flows[flow_id], links[flow_id] = item.flow, item.links
         elif fallback is not None:
-            flows[flow_id] = fallback.flow
-    found = check_flows(flows)
+            flows[flow_id], links[flow_id] = fallback.flow, links_of(fallback.flow)
+    found = check_flows(flows, links)
     return {
         flow_id: [
             place(issue, parsed[flow_id].source, file=parsed[flow_id].file, step_key=STEPS)

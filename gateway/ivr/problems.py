@@ -16,7 +16,7 @@ Severity: TypeAlias = Literal["error", "warning"]
 FieldPath: TypeAlias = tuple[str | int, ...]
 
 
-class FlowProblem(msgspec.Struct, frozen=True):
+class FlowProblem(msgspec.Struct, frozen=True, gc=False):
     """One problem in one file, at a 1-based line and column. `str()` gives the lint line."""
 
     file: str
@@ -33,7 +33,7 @@ class FlowProblem(msgspec.Struct, frozen=True):
         return f"{self.file}:{self.line}:{self.col}: {self.severity}: {where}{self.message}{hint}"
 
 
-class Issue(msgspec.Struct, frozen=True):
+class Issue(msgspec.Struct, frozen=True, gc=False):
     """A problem found on the typed flow, before it is placed in the file.
 
     `path` leads from the document root to the offending value (``("steps", "menu", "options", "1")``);

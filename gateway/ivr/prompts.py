@@ -12,7 +12,7 @@ from gateway.ivr.problems import FieldPath
 __all__ = ["Prompt", "PromptSpec", "prompt_items", "prompt_texts"]
 
 
-class Prompt(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class Prompt(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False, kw_only=True):
     """One thing to hear: `say` some text, or `play` audio (an https URL, or a file path under ivr_flows/)."""
 
     say: Annotated[str | None, msgspec.Meta(description="Text to speak; may use {{ variables }}")] = None

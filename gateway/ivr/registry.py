@@ -166,7 +166,7 @@ class FlowRegistry:
                 for other, item in self._parsed.items()
                 if other != flow_id
                 and item.flow is not None
-                and any(link.flow == flow_id for step in item.flow.steps.values() for link in step.links())
+                and any(link.flow == flow_id for step_links in item.links.values() for link in step_links)
             )
             if users:
                 raise FlowInUse(f"flow '{flow_id}' is used by: {', '.join(users)}", field="flow_id")

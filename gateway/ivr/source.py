@@ -405,6 +405,8 @@ def decode_yaml(
             if data is None:
                 break
     problems = [place(issue, builder.source, file=file, step_key=step_key) for issue in issues]
+    builder.source.types.clear()  # only needed to explain errors; keeping them slows the garbage collector
+    builder.source.dict_entries.clear()
     if problems and any(problem.severity == "error" for problem in problems):
         value = None
     return Decoded(value, problems, builder.source)

@@ -43,14 +43,14 @@ class CallContext(msgspec.Struct, frozen=True, kw_only=True):
     variables: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class Frame(msgspec.Struct, frozen=True, array_like=True):
+class Frame(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """Where to come back to when an included flow reaches a `return` step."""
 
     flow: str
     step: str
 
 
-class Outcome(msgspec.Struct, frozen=True):
+class Outcome(msgspec.Struct, frozen=True, gc=False):
     """How the flow ended: hung up (reason), transferred (target label), caller hung up, or failed."""
 
     kind: OutcomeKind
@@ -60,7 +60,7 @@ class Outcome(msgspec.Struct, frozen=True):
         return f"{self.kind}: {self.detail}" if self.detail else self.kind
 
 
-class CallState(msgspec.Struct, frozen=True, kw_only=True):
+class CallState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     call_id: str
     flow: str
     step: str
@@ -84,7 +84,7 @@ class CallState(msgspec.Struct, frozen=True, kw_only=True):
         return self.wait == "done"
 
 
-class Turn(msgspec.Struct, frozen=True):
+class Turn(msgspec.Struct, frozen=True, gc=False):
     state: CallState
     actions: list[Action]
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urljoin
 
+import msgspec
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.ivr.actions import (
@@ -31,18 +32,53 @@ from gateway.ivr.actions import (
 )
 from gateway.ivr.events import Digits, Event, RecordResult, Silence, Speech, TransferResult, TransferStatus
 
-__all__ = ["UnrenderableAction", "render_twiml", "twilio_event"]
+__all__ = ["UnrenderableAction", "render_twiml", "render_twiml_uncached", "twilio_event"]
 
 
 class UnrenderableAction(ValueError):
     """An action the adapter must resolve before rendering (an HTTP request, an agent connection)."""
 
 
+_ACTION_URL = "urn:trunkline:action-url"
+_RENDERED: dict[bytes, str] = {}
+_RENDERED_MAX = 4096
+_key_encoder = msgspec.json.Encoder()
+
+
 def render_twiml(actions: Sequence[Action], *, action_url: str, media_base_url: str | None = None) -> str:
     """TwiML for one turn. `action_url` receives the caller's input and the results of Record and Dial.
 
     Audio given as a path relative to the flows directory is played from `media_base_url` + path.
+    Callers mostly hear the same menus, so renderings are memoised by content (bounded; the action URL is
+    filled in afterwards).
     """
+    key = _key_encoder.encode((actions, media_base_url))
+    rendered = _RENDERED.get(key)
+    if rendered is None:
+        rendered = render_twiml_uncached(actions, action_url=_ACTION_URL, media_base_url=media_base_url)
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        _RENDERED[key] = rendered
+    return rendered.replace(_ACTION_URL, _xml_escape(action_url))
+
+
+def _xml_escape(text: str) -> str:
+    """Escaped for an XML attribute (also valid as element text)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#09;")
+    )
+
+
+def render_twiml_uncached(
+    actions: Sequence[Action], *, action_url: str, media_base_url: str | None = None
+) -> str:
+    """`render_twiml` without the memo: builds the document with twilio's VoiceResponse every time."""
     response = VoiceResponse()
     if len(actions) == 1 and isinstance(actions[0], Hangup) and actions[0].reject is not None:
         response.reject(reason=actions[0].reject)

@@ -15,16 +15,25 @@ from gateway.ivr.flow import Flow
 from gateway.ivr.loops import Node, spin_loops
 from gateway.ivr.problems import FieldPath, Issue, did_you_mean
 from gateway.ivr.state import BUILTIN_VARIABLES
-from gateway.ivr.steps import CheckContext
+from gateway.ivr.steps import CheckContext, Link
 from gateway.ivr.templates import VARIABLE_NAME, TemplateError, variables_in
 from routing.numbers import InvalidNumber, normalize
 
-__all__ = ["check_flow", "check_flows"]
+__all__ = ["Links", "check_flow", "check_flows", "links_of"]
 
 STEP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
-def check_flow(flow: Flow, *, base_dir: Path | None) -> list[Issue]:
+Links = dict[str, list[Link]]
+"""A flow's links, by step id (computed once per parsed file: the whole-set checks reuse them)."""
+
+
+def links_of(flow: Flow) -> Links:
+    return {step_id: step.links() for step_id, step in flow.steps.items()}
+
+
+def check_flow(flow: Flow, *, base_dir: Path | None, links: Links | None = None) -> list[Issue]:
+    links = links if links is not None else links_of(flow)
     issues: list[Issue] = []
     context = CheckContext(frozenset(flow.schedules), base_dir)
     known = set(BUILTIN_VARIABLES) | set(flow.variables)
@@ -42,7 +51,7 @@ def check_flow(flow: Flow, *, base_dir: Path | None) -> list[Issue]:
             issues.append(
                 Issue(at, f"'{step_id}' is not a valid step id", "use letters, digits, _ and -", at_key=True)
             )
-        for link in step.links():
+        for link in links[step_id]:
             if link.flow is None and link.target is not None and link.target not in flow.steps:
                 hint = _closest(link.target, flow.steps)
                 issues.append(Issue((*at, *link.field), f"'{link.target}' is not a step of this flow", hint))
@@ -58,12 +67,16 @@ def check_flow(flow: Flow, *, base_dir: Path | None) -> list[Issue]:
     return issues
 
 
-def check_flows(flows: Mapping[str, Flow]) -> dict[str, list[Issue]]:
+def check_flows(
+    flows: Mapping[str, Flow], links: Mapping[str, Links] | None = None
+) -> dict[str, list[Issue]]:
     """Problems that need the whole set: links to other flows, and loops without caller input."""
+    if links is None:
+        links = {flow_id: links_of(flow) for flow_id, flow in flows.items()}
     issues: dict[str, list[Issue]] = {flow_id: [] for flow_id in flows}
-    for flow_id, flow in flows.items():
-        for step_id, step in flow.steps.items():
-            for link in step.links():
+    for flow_id in flows:
+        for step_id, step_links in links[flow_id].items():
+            for link in step_links:
                 if link.flow is None:
                     continue
                 path = ("steps", step_id, *link.field)
@@ -78,14 +91,14 @@ def check_flows(flows: Mapping[str, Flow]) -> dict[str, list[Issue]]:
                         Issue(path, f"flow '{link.flow}' has no step '{link.target}'", hint)
                     )
     entries: dict[str, set[str]] = {flow_id: set() for flow_id in flows}
-    for flow in flows.values():
-        for step in flow.steps.values():
-            for link in step.links():
+    for flow_links in links.values():
+        for step_links in flow_links.values():
+            for link in step_links:
                 if link.flow in entries and link.target is not None:
                     entries[link.flow].add(link.target)
     for flow_id, flow in flows.items():
-        issues[flow_id].extend(_unreachable(flow, entries[flow_id]))
-    for loop in spin_loops(flows):
+        issues[flow_id].extend(_unreachable(flow, links[flow_id], entries[flow_id]))
+    for loop in spin_loops(flows, links):
         for flow_id in dict.fromkeys(node[0] for node in loop):
             start = next(index for index, node in enumerate(loop) if node[0] == flow_id)
             turned = [*loop[start:], *loop[:start]]
@@ -161,14 +174,13 @@ def _check_number(path: FieldPath, number: str) -> list[Issue]:
     return []
 
 
-def _unreachable(flow: Flow, entries: set[str]) -> list[Issue]:
+def _unreachable(flow: Flow, links: Links, entries: set[str]) -> list[Issue]:
     """Steps no caller can reach from the start (or from another flow's `goto ... step`)."""
     roots = {flow.start, *entries} & set(flow.steps)
     seen = set(roots)
     pending = list(roots)
     while pending:
-        step = flow.steps[pending.pop()]
-        for link in step.links():
+        for link in links[pending.pop()]:
             if link.flow is None and link.target in flow.steps and link.target not in seen:
                 seen.add(link.target)
                 pending.append(link.target)

@@ -44,7 +44,7 @@ silent (`silence`), on an outside result such as an HTTP reply or a failed trans
 included flow (`include`), or back from it (`after_include`). Only `input` needs the caller to act."""
 
 
-class Link(msgspec.Struct, frozen=True):
+class Link(msgspec.Struct, frozen=True, gc=False):
     """An edge of the flow graph: from a step, through `field`, to `target` (in `flow` when set)."""
 
     field: FieldPath
@@ -62,7 +62,9 @@ class CheckContext:
     base_dir: Path | None
 
 
-class StepBase(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="type"):
+class StepBase(
+    msgspec.Struct, kw_only=True, frozen=True, gc=False, forbid_unknown_fields=True, tag_field="type"
+):
     """Base of all step types. Subclasses override the hooks they need."""
 
     def links(self) -> list[Link]:

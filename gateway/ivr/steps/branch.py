@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _PREFIX = re.compile(r"^\+[0-9]{1,14}$")
 
 
-class Case(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class Case(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False, kw_only=True):
     """When `when` holds, go to `goto`."""
 
     when: Condition

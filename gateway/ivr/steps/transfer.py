@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -133,7 +134,9 @@ class TransferStep(StepBase, frozen=True, tag="transfer"):
         return self.on_failure
 
 
+@lru_cache(maxsize=4096)
 def _number_or_none(raw: str) -> str | None:
+    """E.164 form of a number a template produced (the loader already checked numbers written out)."""
     try:
         return normalize(raw, None).e164
     except InvalidNumber:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.ivr import (
     ConnectAgent,
@@ -25,6 +27,7 @@ from gateway.ivr import (
     render_twiml,
     twilio_event,
 )
+from gateway.ivr.twiml import render_twiml_uncached
 
 ACTION = "https://gw.example.com/carriers/twilio/ivr?call=CA1&x=1"
 
@@ -147,3 +150,23 @@ def test_absolute_audio_urls_are_kept() -> None:
 )
 def test_twilio_callback_parameters_become_events(params: dict[str, str], event: object) -> None:
     assert twilio_event(params) == event
+
+
+def _tree(xml: str) -> list[tuple[str, dict[str, str], str | None]]:
+    return [(e.tag, dict(e.attrib), e.text) for e in ET.fromstring(xml).iter()]  # noqa: S314 - our own output
+
+
+@given(
+    action_url=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+    | st.sampled_from(['https://gw.example.com/a?x=1&y="2"<3>', "https://gw.example.com/a\tb"]),
+    text=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30),
+)
+def test_memoised_rendering_matches_a_fresh_one(action_url: str, text: str) -> None:
+    actions = [
+        Say(text=text),
+        Gather(prompts=[Say(text=text)], input=["dtmf"], timeout=5.0, inter_digit_timeout=2.0),
+    ]
+    for _ in range(2):
+        assert _tree(render_twiml(actions, action_url=action_url)) == _tree(
+            render_twiml_uncached(actions, action_url=action_url)
+        )
