@@ -1,6 +1,7 @@
 """Flow tests: scripted callers with expected prompts, variables and outcome, kept next to the flows.
 
-One file per flow under ``ivr_flows/tests/`` (any name ending .yaml); see ``ivr_flows/tests/README.md``.
+One file per flow under ``ivr_flows/tests/`` (any name ending .yaml); the format is described in
+``ivr_flows/README.md``.
 `trunkline flows test` runs them, and so does the pytest suite.
 """
 
