@@ -21,12 +21,14 @@ __all__ = [
     "HttpRequest",
     "Play",
     "Record",
+    "RejectReason",
     "Say",
     "Sound",
     "is_final",
 ]
 
 InputKind: TypeAlias = Literal["dtmf", "speech"]
+RejectReason: TypeAlias = Literal["busy", "rejected"]
 
 
 class _Action(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="action"):
@@ -107,7 +109,7 @@ class Hangup(_Action, frozen=True, tag="hangup"):
     """End the call. `reject` refuses it unanswered (busy / rejected) when nothing has been played yet."""
 
     reason: str = "completed"
-    reject: Literal["busy", "rejected"] | None = None
+    reject: RejectReason | None = None
 
 
 Action: TypeAlias = Say | Play | Gather | Record | DialNumber | DialSip | ConnectAgent | HttpRequest | Hangup

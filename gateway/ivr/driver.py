@@ -21,7 +21,14 @@ from gateway.ivr.events import HttpResult
 from gateway.ivr.run import FlowLookup
 from gateway.ivr.state import Turn
 
-__all__ = ["MAX_REQUESTS_PER_TURN", "drive", "drive_sync", "fetch_with_httpx", "pending_request"]
+__all__ = [
+    "MAX_REQUESTS_PER_TURN",
+    "drive",
+    "drive_sync",
+    "fetch_with_httpx",
+    "fetch_with_httpx_sync",
+    "pending_request",
+]
 
 MAX_REQUESTS_PER_TURN = 10
 _log = logging.getLogger("gateway.ivr.driver")

@@ -28,10 +28,11 @@ from gateway.ivr.events import (
     TransferStatus,
 )
 from gateway.ivr.loader import display_path
+from gateway.ivr.positions import SourceMap
 from gateway.ivr.problems import FlowProblem
 from gateway.ivr.run import FlowLookup
 from gateway.ivr.session import Session, describe_state, transfer_target
-from gateway.ivr.source import SourceMap, decode_yaml
+from gateway.ivr.source import decode_yaml
 from gateway.ivr.state import CallContext
 
 __all__ = [

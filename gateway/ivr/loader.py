@@ -12,8 +12,9 @@ from pathlib import Path
 
 from gateway.ivr.conditions import FlowSchedule
 from gateway.ivr.flow import Flow, LoadedFlow
+from gateway.ivr.positions import SourceMap, place
 from gateway.ivr.problems import FlowInvalid, FlowProblem, errors_in
-from gateway.ivr.source import SourceMap, decode_yaml, place
+from gateway.ivr.source import decode_yaml
 from gateway.ivr.validate import Links, check_flow, check_flows, links_of
 
 __all__ = [

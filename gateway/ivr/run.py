@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from gateway.ivr.actions import (
     Action,
@@ -20,6 +20,7 @@ from gateway.ivr.actions import (
     HttpRequest,
     Play,
     Record,
+    RejectReason,
     Say,
     Sound,
 )
@@ -131,7 +132,9 @@ class Run:
         self.emit(action)
         self.wait = "transfer"
 
-    def hangup(self, reason: str, *, reject: Any = None, outcome: Outcome | None = None) -> None:
+    def hangup(
+        self, reason: str, *, reject: RejectReason | None = None, outcome: Outcome | None = None
+    ) -> None:
         refuse = reject if not self.answered else None
         self.actions.append(Hangup(reason=reason, reject=refuse))
         self.end(outcome or Outcome("hangup", reason))

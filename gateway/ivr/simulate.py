@@ -15,6 +15,7 @@ from gateway.ivr.events import (
     Silence,
     Speech,
     TransferResult,
+    TransferStatus,
 )
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.run import FlowLookup
@@ -27,7 +28,7 @@ HELP = (
     "Type keys (e.g. 1 or 12345678#) or words to say; /silence to stay silent, /hangup to hang up, "
     "/vars to show variables, /quit to stop."
 )
-_TRANSFER_RESULTS = ("completed", "busy", "no-answer", "failed", "canceled")
+_TRANSFER_RESULTS: tuple[TransferStatus, ...] = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
 def simulate(
@@ -90,8 +91,9 @@ def _ask(wait: str, session: Session, read: Callable[[str], str | None], out: Te
         if text in ("/silence", ""):
             return Silence()
         if wait == "transfer":
-            if text in _TRANSFER_RESULTS:
-                return TransferResult(status=text)  # type: ignore[arg-type]
+            status = next((status for status in _TRANSFER_RESULTS if status == text), None)
+            if status is not None:
+                return TransferResult(status=status)
             print(f"  one of: {', '.join(_TRANSFER_RESULTS)}", file=out)
             continue
         if wait == "record":

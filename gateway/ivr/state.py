@@ -76,10 +76,6 @@ class CallState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     outcome: Outcome | None = None
 
     @property
-    def caller(self) -> str:
-        return self.variables.get("caller", "")
-
-    @property
     def ended(self) -> bool:
         return self.wait == "done"
 
