@@ -99,16 +99,12 @@ def render_twiml_uncached(
                     timeout=action.timeout,
                     transcribe=action.transcribe,
                 )
+                # Reached only when Twilio skips the action URL (nothing was recorded): report silence.
+                response.redirect(action_url, method="POST")
             case DialNumber():
-                dial = response.dial(
-                    action=action_url, method="POST", timeout=action.timeout, caller_id=action.caller_id
-                )
-                dial.number(action.number)
+                _dial(response, action, action_url).number(action.number)
             case DialSip():
-                dial = response.dial(
-                    action=action_url, method="POST", timeout=action.timeout, caller_id=action.caller_id
-                )
-                dial.sip(_sip_with_headers(action.uri, action.headers))
+                _dial(response, action, action_url).sip(_sip_with_headers(action.uri, action.headers))
             case Hangup():
                 response.hangup()
             case HttpRequest() | ConnectAgent():

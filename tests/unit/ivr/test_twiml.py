@@ -87,7 +87,8 @@ def test_record() -> None:
     root = parse(
         [Say(text="After the tone."), Record(max_length=120, beep=True, finish_on_key="#", transcribe=True)]
     )
-    record = root[1]
+    record, redirect = root[1], root[2]
+    assert (redirect.tag, redirect.text) == ("Redirect", ACTION)
     assert record.tag == "Record"
     assert record.attrib == {
         "action": ACTION,
