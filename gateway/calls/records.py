@@ -44,14 +44,10 @@ async def find_call(
     return call
 
 
-async def open_call(db: AsyncSession, new: NewCall) -> tuple[Call, bool]:
-    """The call for (carrier, carrier call id), created once: (call, created). Retries find the first one."""
-    if new.carrier_call_id is not None:
-        existing = await find_call(db, new.carrier, new.carrier_call_id, lock=True)
-        if existing is not None:
-            return existing, False
+def new_call(new: NewCall) -> Call:
+    """A fresh call record (status initiated), not yet added to a session."""
     now = utcnow()
-    call = Call(
+    return Call(
         id=new_id("call"),
         status=CallState.INITIATED.value,
         created_at=now,
@@ -60,6 +56,15 @@ async def open_call(db: AsyncSession, new: NewCall) -> tuple[Call, bool]:
         last_sequence=-1,
         **msgspec.structs.asdict(new),
     )
+
+
+async def open_call(db: AsyncSession, new: NewCall) -> tuple[Call, bool]:
+    """The call for (carrier, carrier call id), created once: (call, created). Retries find the first one."""
+    if new.carrier_call_id is not None:
+        existing = await find_call(db, new.carrier, new.carrier_call_id, lock=True)
+        if existing is not None:
+            return existing, False
+    call = new_call(new)
     try:
         async with db.begin_nested():
             db.add(call)
@@ -109,6 +114,20 @@ def snapshot_of(call: Call) -> CallSnapshot:
     return msgspec.convert(call.lifecycle or {}, CallSnapshot, strict=False)
 
 
+def fold_status(call: Call, update: StatusUpdate) -> Outcome:
+    """Fold a status report into the call's snapshot and the columns that mirror it (no event, no I/O)."""
+    outcome = transition(snapshot_of(call), update)
+    snap = outcome.snapshot
+    if outcome.changed:
+        call.lifecycle = msgspec.to_builtins(snap)
+        call.status = snap.state.value
+        call.ringing_at, call.answered_at, call.ended_at = snap.ringing_at, snap.answered_at, snap.ended_at
+        call.duration_s = snap.duration
+        call.sip_status = snap.sip_code
+        call.last_sequence = snap.last_sequence if snap.last_sequence is not None else -1
+    return outcome
+
+
 async def apply_status(
     db: AsyncSession,
     call: Call,
@@ -119,15 +138,7 @@ async def apply_status(
     data: dict[str, Any] | None = None,
 ) -> Outcome:
     """Fold a status report into the call (order-independent) and record it as an event."""
-    outcome = transition(snapshot_of(call), update)
-    snap = outcome.snapshot
-    if outcome.changed:
-        call.lifecycle = msgspec.to_builtins(snap)
-        call.status = snap.state.value
-        call.ringing_at, call.answered_at, call.ended_at = snap.ringing_at, snap.answered_at, snap.ended_at
-        call.duration_s = snap.duration
-        call.sip_status = snap.sip_code
-        call.last_sequence = snap.last_sequence if snap.last_sequence is not None else -1
+    outcome = fold_status(call, update)
     await add_event(
         db,
         call,
