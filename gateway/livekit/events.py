@@ -1,9 +1,9 @@
-"""What LiveKit webhook events do to calls, recordings and sessions. Order-independent; the caller commits.
+"""LiveKit webhook events applied one at a time through `gateway.calls.records` (the caller commits).
 
-- a SIP participant joining or leaving opens the call (inbound: keyed by `sip.callID`; outbound: found by the
-  `trunkline.call_id` attribute the placer set) and folds its status: `sip.callStatus` ringing -> ringing,
-  active -> answered; leaving ends it (completed once answered, else by the disconnect reason). Either event
-  can come first: both carry everything needed to open the call.
+The batch writer (`writer`) handles calls and rooms in bulk and falls back to this path when a batch fails;
+sessions and recordings always come here. What an event means for a call is decided in `call_effects`.
+- SIP participant joined/left: the call is opened on first sight (inbound, by `sip.callID`) or found by the
+  placer's `trunkline.call_id` (outbound); either event can come first;
 - `room_finished` ends the calls (and the web session) still open in the room;
 - egress events become `Recording` rows (unique by egress id), never moving back from a final status.
 """
@@ -11,41 +11,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
-from gateway.calls.records import NewCall, add_event, apply_status, open_call, snapshot_of
+from gateway.calls.lifecycle import TERMINAL_STATES
+from gateway.calls.records import add_event, apply_status, open_call, snapshot_of
 from gateway.db.models import Call, Recording
-from gateway.db.types import utcnow
 from gateway.ids import new_id
 from gateway.sessions import records as sessions
-from routing.numbers import InvalidNumber, normalize
 
-from .placer import CALL_ATTR
+from .call_effects import SOURCE, CallEffect, event_time, inbound_call, keys_of, room_effect, sip_effect
 from .webhooks import LiveKitEvent, Participant
 
-SOURCE = "livekit"
 Effect = Literal["call", "session", "room", "recording", "ignored"]
 
-_ANSWERED_STATUSES = ("active", "automation")
-_UNANSWERED_END = {
-    "user_rejected": CallState.BUSY,
-    "user_unavailable": CallState.NO_ANSWER,
-    "sip_trunk_failure": CallState.FAILED,
-}
-_END_REASONS = {
-    "client_initiated": "far end hung up",
-    "participant_removed": "removed from the room",
-    "room_deleted": "room closed",
-    "room_closed": "room closed",
-    "user_rejected": "callee rejected the call",
-    "user_unavailable": "callee unavailable",
-    "sip_trunk_failure": "SIP trunk failure",
-}
 _EGRESS_RANK = {"starting": 0, "active": 1, "ending": 2}
 _FINAL_RANK = 3
 
@@ -82,17 +63,16 @@ def effect_of(event: LiveKitEvent) -> Effect:
     return "ignored"
 
 
-def event_time(event: LiveKitEvent) -> datetime:
-    return datetime.fromtimestamp(event.created_at, UTC) if event.created_at > 0 else utcnow()
-
-
-def _e164(raw: str) -> str:
-    if not raw:
-        return ""
-    try:
-        return normalize(raw, None).e164
-    except InvalidNumber:
-        return raw
+async def carry_out(db: AsyncSession, call: Call, effect: CallEffect, dedupe_key: str) -> None:
+    """An effect through `records`: fold the status (or note the event), then fill in what the call lacks."""
+    if effect.carrier_call_id and not call.carrier_call_id:
+        call.carrier_call_id = effect.carrier_call_id
+    if effect.update is not None:
+        await apply_status(db, call, effect.update, source=SOURCE, dedupe_key=dedupe_key, data=effect.data)
+    else:
+        await add_event(db, call, effect.note, SOURCE, effect.data, dedupe_key=dedupe_key, at=effect.note_at)
+    if effect.end_reason and call.end_reason is None:
+        call.end_reason = effect.end_reason
 
 
 async def apply(db: AsyncSession, project_id: str, event: LiveKitEvent, trunk_of: dict[str, str]) -> Applied:
@@ -122,103 +102,26 @@ async def apply(db: AsyncSession, project_id: str, event: LiveKitEvent, trunk_of
 async def _sip_participant(
     db: AsyncSession, project_id: str, event: LiveKitEvent, participant: Participant, trunk_of: dict[str, str]
 ) -> Applied:
-    sip = participant.sip
-    assert sip is not None
-    room = event.room.name if event.room is not None else ""
-    call = await _call_for(db, project_id, participant, room, trunk_of)
+    keys = keys_of(participant)
+    call: Call | None
+    if keys.call_id:
+        call = await db.scalar(
+            select(Call).where(Call.id == keys.call_id, Call.project_id == project_id).with_for_update()
+        )
+    else:
+        new = inbound_call(project_id, event, participant, trunk_of)
+        call = (await open_call(db, new))[0] if new is not None else None
     if call is None:
         return Applied("ignored")
-    if sip.call_id and not call.carrier_call_id:
-        call.carrier_call_id = sip.call_id
-    at = event_time(event)
-    data = {"event_id": event.id, "identity": participant.identity, "call_status": sip.call_status}
-    if event.event == "participant_left":
-        await _ended(db, call, participant, at, {**data, "reason": participant.disconnect_reason}, event.id)
-        return Applied("call", stop_watch=(room, participant.identity))
-    if sip.call_status in _ANSWERED_STATUSES:
-        joined = datetime.fromtimestamp(participant.joined_at, UTC) if participant.joined_at else at
-        answered = StatusUpdate(state=CallState.ANSWERED, at=joined)
-        await apply_status(db, call, answered, source=SOURCE, dedupe_key=event.id, data=data)
-        return Applied("call")
-    if sip.call_status == "ringing":
-        ringing = StatusUpdate(state=CallState.RINGING, at=at)
-        await apply_status(db, call, ringing, source=SOURCE, dedupe_key=event.id, data=data)
-    else:
-        await add_event(db, call, "livekit.participant_joined", SOURCE, data, dedupe_key=event.id, at=at)
-    if call.direction == "inbound" and sip.call_status in ("ringing", "dialing", ""):
-        return Applied("call", watch=Watch(room, participant.identity, call.id))
-    return Applied("call")
-
-
-async def _call_for(
-    db: AsyncSession, project_id: str, participant: Participant, room: str, trunk_of: dict[str, str]
-) -> Call | None:
-    """The outbound call the placer started, or the inbound call this SIP leg is (opened on first sight)."""
-    placed_id = participant.attributes.get(CALL_ATTR)
-    if placed_id:
-        found: Call | None = await db.scalar(
-            select(Call).where(Call.id == placed_id, Call.project_id == project_id).with_for_update()
-        )
-        return found
-    sip = participant.sip
-    if sip is None or not sip.call_id:
-        return None
-    call, _ = await open_call(
-        db,
-        NewCall(
-            project_id=project_id,
-            direction="inbound",
-            carrier=SOURCE,
-            carrier_call_id=sip.call_id,
-            from_e164=_e164(sip.phone_number),
-            to_e164=_e164(sip.trunk_phone_number),
-            trunk_id=trunk_of.get(sip.trunk_id),
-            livekit_room=room or None,
-            meta={
-                "livekit_identity": participant.identity,
-                "livekit_trunk_id": sip.trunk_id,
-                "livekit_rule_id": sip.rule_id,
-            },
-        ),
-    )
-    return call
-
-
-async def _ended(
-    db: AsyncSession,
-    call: Call,
-    participant: Participant,
-    at: datetime,
-    data: dict[str, str],
-    dedupe_key: str,
-) -> None:
-    sip = participant.sip
-    snapshot = snapshot_of(call)
-    answered = snapshot.answered_at is not None or (sip is not None and sip.call_status in _ANSWERED_STATUSES)
-    reason = participant.disconnect_reason
-    if answered:
-        state = CallState.COMPLETED
-    elif call.direction == "outbound":
-        state = _UNANSWERED_END.get(reason, CallState.CANCELED)
-    else:
-        state = CallState.CANCELED
-    duration = None
-    if snapshot.answered_at is not None:
-        # LiveKit stamps events in whole seconds: an end can look up to a second older than a precise answer.
-        at = max(at, snapshot.answered_at)
-        duration = round((at - snapshot.answered_at).total_seconds())
-    update = StatusUpdate(state=state, at=at, duration=duration)
-    await apply_status(db, call, update, source=SOURCE, dedupe_key=dedupe_key, data=data)
-    # An unanswered outbound call is explained by its dial's SIP status, which the placer records.
-    explained_by_dial = call.direction == "outbound" and not answered
-    if call.end_reason is None and not explained_by_dial:
-        call.end_reason = _END_REASONS.get(reason, reason.replace("_", " ") or "left the room")
+    effect = sip_effect(event, participant, direction=call.direction, snapshot=snapshot_of(call))
+    await carry_out(db, call, effect, event.id)
+    watch = Watch(effect.watch[0], effect.watch[1], call.id) if effect.watch else None
+    return Applied("call", watch=watch, stop_watch=effect.stop_watch)
 
 
 async def _room_finished(db: AsyncSession, project_id: str, room: str, event: LiveKitEvent) -> None:
-    at = event_time(event)
     if sessions.is_session_room(room):
-        await sessions.ended(db, project_id, room, at, "room closed")
+        await sessions.ended(db, project_id, room, event_time(event), "room closed")
         return
     open_calls = await db.scalars(
         select(Call)
@@ -230,11 +133,7 @@ async def _room_finished(db: AsyncSession, project_id: str, room: str, event: Li
         .with_for_update()
     )
     for call in open_calls.all():
-        answered = snapshot_of(call).answered_at is not None
-        update = StatusUpdate(state=CallState.COMPLETED if answered else CallState.CANCELED, at=at)
-        await apply_status(db, call, update, source=SOURCE, dedupe_key=event.id, data={"event_id": event.id})
-        if call.end_reason is None:
-            call.end_reason = "room closed"
+        await carry_out(db, call, room_effect(event, snapshot=snapshot_of(call)), event.id)
 
 
 async def _egress(db: AsyncSession, project_id: str, event: LiveKitEvent) -> None:

@@ -27,6 +27,7 @@ from gateway.db.models import Call, Project, Trunk
 from gateway.db.types import utcnow
 from gateway.errors import Conflict, InvalidInput
 
+from .call_effects import CALL_ATTR
 from .clients import LiveKitClients
 from .errors import LiveKitError, LiveKitUnavailable
 from .facade import LiveKit
@@ -37,7 +38,6 @@ logger = logging.getLogger("gateway.livekit.outbound")
 
 CALLEE_IDENTITY = "sip-callee"
 """The SIP participant of an outbound call (no phone number in identities: they show up in logs)."""
-CALL_ATTR = "trunkline.call_id"
 PROJECT_ATTR = "trunkline.project_id"
 
 

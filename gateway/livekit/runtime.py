@@ -22,11 +22,12 @@ from .clients import LiveKitClients
 from .control import LiveKitCallControl
 from .events import Applied
 from .facade import LiveKit
-from .ingest import Ingest
+from .ingest import Directory, Ingest
 from .placer import LiveKitPlacer
 from .reconciler import Reconciler
 from .sync_loop import SyncLoop
 from .tasks import Tasks
+from .writer import EventWriter
 
 PROBE_CACHE_SECONDS = 1.0
 
@@ -34,12 +35,15 @@ PROBE_CACHE_SECONDS = 1.0
 class LiveKitRuntime:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.settings = settings
+        self._sessions = sessions
         self.tasks = Tasks()
         self.clients = LiveKitClients(settings)
         self.reconciler = Reconciler(sessions, self.clients)
         self.sync_loop = SyncLoop(self.reconciler, sessions)
         self.answers = AnswerWatch(sessions, self.tasks)
-        self.ingest = Ingest(settings, self.clients, self._after_webhook)
+        self.directory = Directory(settings, sessions)
+        self.writer = EventWriter(sessions, self.directory.trunks, self._after_webhook)
+        self.ingest = Ingest(self.directory, self.writer)
         self.placer = LiveKitPlacer(self.clients, sessions, self.tasks, self._drifted)
         self.control = LiveKitCallControl(self.clients)
         self._probe: LiveKit | None = None
@@ -47,18 +51,21 @@ class LiveKitRuntime:
 
     def on_change(self, project_ids: set[str]) -> None:
         """Desired state changed in these projects (a commit of this replica)."""
-        self.ingest.cache.invalidate()
+        self.directory.invalidate()
         self.sync_loop.poke(project_ids)
 
     def _drifted(self, project_id: str) -> None:
         self.sync_loop.poke({project_id})
 
-    async def _after_webhook(self, applied: Applied, project: Project | None) -> None:
+    async def _after_webhook(self, project_id: str, applied: Applied) -> None:
         if applied.stop_watch is not None:
             self.answers.stop(*applied.stop_watch)
-        if applied.watch is not None and project is not None and self.clients.configured(project):
-            livekit = await self.clients.get(project)
-            self.answers.watch(livekit, applied.watch.room, applied.watch.identity, applied.watch.call_id)
+        if applied.watch is not None:
+            async with self._sessions() as db:
+                project = await db.get(Project, project_id)
+            if project is not None and self.clients.configured(project):
+                livekit = await self.clients.get(project)
+                self.answers.watch(livekit, applied.watch.room, applied.watch.identity, applied.watch.call_id)
 
     async def livekit_check(self, state: State) -> tuple[bool, str]:
         """Readiness: the LiveKit of the LIVEKIT_* settings answers (not configured is fine: it is optional)."""
@@ -79,7 +86,11 @@ class LiveKitRuntime:
         )
         return ok, ("LiveKit answers" if ok else f"LiveKit unreachable at {settings.livekit_url}") + sync
 
+    def start(self) -> None:
+        self.writer.start()
+
     async def aclose(self) -> None:
+        await self.writer.stop()
         await self.tasks.aclose()
         await self.clients.aclose()
         if self._probe is not None:

@@ -33,6 +33,7 @@ async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
     app.state.placers["livekit"] = livekit.placer
     app.state.call_controls["livekit"] = livekit.control
     app.state.readiness_checks.append(livekit.livekit_check)
+    livekit.start()
     with ChangeWatch(app.state.engine, livekit.on_change):
         syncing = asyncio.get_running_loop().create_task(livekit.sync_loop.run(), name="livekit sync loop")
         try:

@@ -1,0 +1,170 @@
+"""What one LiveKit webhook means for one call, decided from the event and the call's snapshot. Pure.
+
+- a SIP participant joining: `sip.callStatus` active/automation -> answered (at its join), ringing -> ringing,
+  anything else is only noted; an inbound call still ringing needs watching (no webhook says when it answers);
+- a SIP participant leaving ends the call: completed once answered, else canceled (inbound) or, for outbound
+  calls, what the disconnect reason suggests - the dial's SIP status, recorded by the placer, explains it better;
+- `room_finished` ends a call still open in the room.
+
+Both writers (`events` one event at a time, `writer` in batches) carry out these effects the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate
+from gateway.calls.records import NewCall
+from gateway.db.types import utcnow
+from routing.numbers import InvalidNumber, normalize
+
+from .webhooks import LiveKitEvent, Participant
+
+SOURCE = "livekit"
+CALL_ATTR = "trunkline.call_id"
+"""Set by the placer on the SIP participant of an outbound call: the gateway's call id."""
+
+ANSWERED_STATUSES = ("active", "automation")
+_UNANSWERED_END = {
+    "user_rejected": CallState.BUSY,
+    "user_unavailable": CallState.NO_ANSWER,
+    "sip_trunk_failure": CallState.FAILED,
+}
+_END_REASONS = {
+    "client_initiated": "far end hung up",
+    "participant_removed": "removed from the room",
+    "room_deleted": "room closed",
+    "room_closed": "room closed",
+    "user_rejected": "callee rejected the call",
+    "user_unavailable": "callee unavailable",
+    "sip_trunk_failure": "SIP trunk failure",
+}
+
+
+@dataclass(frozen=True)
+class CallEffect:
+    """Fold `update` (or, without one, record a `note` event), then fill in what the call lacks."""
+
+    update: StatusUpdate | None
+    data: dict[str, Any]
+    note: str = "livekit.participant_joined"
+    note_at: datetime | None = None
+    carrier_call_id: str | None = None
+    end_reason: str | None = None
+    watch: tuple[str, str] | None = None
+    """(room, identity) of an inbound SIP participant to poll until it answers."""
+    stop_watch: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Keys:
+    """How a SIP event finds its call: the placer's call id, or LiveKit's SIP call id."""
+
+    call_id: str | None
+    sip_call_id: str | None
+
+
+def event_time(event: LiveKitEvent) -> datetime:
+    return datetime.fromtimestamp(event.created_at, UTC) if event.created_at > 0 else utcnow()
+
+
+def room_of(event: LiveKitEvent) -> str:
+    return event.room.name if event.room is not None else ""
+
+
+def keys_of(participant: Participant) -> Keys:
+    placed = participant.attributes.get(CALL_ATTR)
+    sip = participant.sip
+    return Keys(call_id=placed or None, sip_call_id=(sip.call_id if sip is not None else "") or None)
+
+
+def _e164(raw: str) -> str:
+    if not raw:
+        return ""
+    try:
+        return normalize(raw, None).e164
+    except InvalidNumber:
+        return raw
+
+
+def inbound_call(
+    project_id: str, event: LiveKitEvent, participant: Participant, trunk_of: dict[str, str]
+) -> NewCall | None:
+    """The call record an inbound SIP leg opens (None without a SIP call id)."""
+    sip = participant.sip
+    if sip is None or not sip.call_id:
+        return None
+    return NewCall(
+        project_id=project_id,
+        direction="inbound",
+        carrier=SOURCE,
+        carrier_call_id=sip.call_id,
+        from_e164=_e164(sip.phone_number),
+        to_e164=_e164(sip.trunk_phone_number),
+        trunk_id=trunk_of.get(sip.trunk_id),
+        livekit_room=room_of(event) or None,
+        meta={
+            "livekit_identity": participant.identity,
+            "livekit_trunk_id": sip.trunk_id,
+            "livekit_rule_id": sip.rule_id,
+        },
+    )
+
+
+def sip_effect(
+    event: LiveKitEvent, participant: Participant, *, direction: str, snapshot: CallSnapshot
+) -> CallEffect:
+    sip = participant.sip
+    assert sip is not None
+    at = event_time(event)
+    data: dict[str, Any] = {
+        "event_id": event.id,
+        "identity": participant.identity,
+        "call_status": sip.call_status,
+    }
+    leg = (room_of(event), participant.identity)
+    carrier_call_id = sip.call_id or None
+    if event.event == "participant_left":
+        answered = snapshot.answered_at is not None or sip.call_status in ANSWERED_STATUSES
+        reason = participant.disconnect_reason
+        if answered:
+            state = CallState.COMPLETED
+        elif direction == "outbound":
+            state = _UNANSWERED_END.get(reason, CallState.CANCELED)
+        else:
+            state = CallState.CANCELED
+        duration = None
+        if snapshot.answered_at is not None:
+            # LiveKit stamps events in whole seconds: an end can look up to a second older than a precise answer.
+            at = max(at, snapshot.answered_at)
+            duration = round((at - snapshot.answered_at).total_seconds())
+        # An unanswered outbound call is explained by its dial's SIP status, which the placer records.
+        explained_by_dial = direction == "outbound" and not answered
+        end_reason = (
+            None if explained_by_dial else _END_REASONS.get(reason, reason.replace("_", " ") or "left")
+        )
+        return CallEffect(
+            StatusUpdate(state=state, at=at, duration=duration),
+            {**data, "reason": reason},
+            carrier_call_id=carrier_call_id,
+            end_reason=end_reason,
+            stop_watch=leg,
+        )
+    if sip.call_status in ANSWERED_STATUSES:
+        joined = datetime.fromtimestamp(participant.joined_at, UTC) if participant.joined_at else at
+        return CallEffect(
+            StatusUpdate(state=CallState.ANSWERED, at=joined), data, carrier_call_id=carrier_call_id
+        )
+    watch = leg if direction == "inbound" and sip.call_status in ("ringing", "dialing", "") else None
+    if sip.call_status == "ringing":
+        update = StatusUpdate(state=CallState.RINGING, at=at)
+        return CallEffect(update, data, carrier_call_id=carrier_call_id, watch=watch)
+    return CallEffect(None, data, note_at=at, carrier_call_id=carrier_call_id, watch=watch)
+
+
+def room_effect(event: LiveKitEvent, *, snapshot: CallSnapshot) -> CallEffect:
+    answered = snapshot.answered_at is not None
+    update = StatusUpdate(state=CallState.COMPLETED if answered else CallState.CANCELED, at=event_time(event))
+    return CallEffect(update, {"event_id": event.id}, end_reason="room closed")

@@ -1,0 +1,307 @@
+"""Group commit for LiveKit webhooks: events arriving together are deduplicated and applied in one transaction.
+
+Applied one at a time, each event costs a dozen database round trips and a commit, and on SQLite every request
+queues for the one connection. Here a request hands its verified event to `EventWriter.submit` and waits; the
+writer takes everything pending and, in one transaction: drops event ids already received (replays), records
+the new ones as `InboundReceipt`s, loads every call the batch touches with one query, folds each event's effect
+(`call_effects`, through `records.fold_status`) into those rows in arrival order, and inserts the call events
+with their sequence numbers. Sessions and recordings go through `events.apply` in the same transaction.
+
+If a batch fails (say another replica opened the same call meanwhile), its events are retried one by one through
+`events.apply`, so one bad event never takes the others down. The ack is sent only after the commit: an
+acknowledged webhook is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.calls.lifecycle import TERMINAL_STATES
+from gateway.calls.records import fold_status, new_call, snapshot_of
+from gateway.db.models import Call, CallEvent, InboundReceipt
+from gateway.db.types import utcnow
+from gateway.sessions import records as sessions
+
+from . import events
+from .call_effects import SOURCE, CallEffect, inbound_call, keys_of, room_effect, room_of, sip_effect
+from .webhooks import LiveKitEvent
+
+logger = logging.getLogger("gateway.livekit.webhooks")
+
+MAX_BATCH = 256
+RECEIPT_SOURCE = "livekit"
+Outcome = Literal["applied", "duplicate"]
+_TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
+_CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
+
+
+@dataclass
+class Submitted:
+    project_id: str
+    key: str
+    event: LiveKitEvent
+    future: asyncio.Future[Outcome] = field(repr=False)
+
+
+TrunkLookup = Callable[[AsyncSession, str], Awaitable[dict[str, str]]]
+AfterCommit = Callable[[str, events.Applied], Awaitable[None]]
+
+
+class _Calls:
+    """Every call one batch touches, loaded at once, changed in memory, flushed with the commit."""
+
+    def __init__(self, db: AsyncSession) -> None:
+        self._db = db
+        self.by_id: dict[str, Call] = {}
+        self.by_sip: dict[str, Call] = {}
+        self._seq: dict[str, int] = {}
+        self._new: list[Call] = []
+        self._events: list[dict[str, object]] = []
+
+    async def load(self, batch: Sequence[Submitted]) -> None:
+        ids: set[str] = set()
+        sip_ids: set[str] = set()
+        rooms: set[str] = set()
+        for item in batch:
+            participant = item.event.participant
+            if events.effect_of(item.event) == "call" and participant is not None:
+                keys = keys_of(participant)
+                if keys.call_id:
+                    ids.add(keys.call_id)
+                elif keys.sip_call_id:
+                    sip_ids.add(keys.sip_call_id)
+            elif events.effect_of(item.event) == "room" and not sessions.is_session_room(room_of(item.event)):
+                rooms.add(room_of(item.event))
+        if not (ids or sip_ids or rooms):
+            return
+        wanted = or_(
+            Call.id.in_(ids),
+            and_(Call.carrier == SOURCE, Call.carrier_call_id.in_(sip_ids)),
+            and_(Call.livekit_room.in_(rooms), Call.status.not_in(_TERMINAL)),
+        )
+        for call in (await self._db.scalars(select(Call).where(wanted).with_for_update())).all():
+            self._remember(call)
+        if self.by_id:
+            last = await self._db.execute(
+                select(CallEvent.call_id, func.max(CallEvent.seq))
+                .where(CallEvent.call_id.in_(self.by_id))
+                .group_by(CallEvent.call_id)
+            )
+            self._seq.update({call_id: seq or 0 for call_id, seq in last})
+
+    def _remember(self, call: Call) -> None:
+        self.by_id[call.id] = call
+        if call.carrier == SOURCE and call.carrier_call_id:
+            self.by_sip[call.carrier_call_id] = call
+
+    def call_for(self, item: Submitted, trunk_of: dict[str, str]) -> Call | None:
+        participant = item.event.participant
+        assert participant is not None
+        keys = keys_of(participant)
+        if keys.call_id:
+            found = self.by_id.get(keys.call_id)
+            return found if found is not None and found.project_id == item.project_id else None
+        if keys.sip_call_id and keys.sip_call_id in self.by_sip:
+            found = self.by_sip[keys.sip_call_id]
+            return found if found.project_id == item.project_id else None
+        new = inbound_call(item.project_id, item.event, participant, trunk_of)
+        if new is None:
+            return None
+        call = new_call(new)
+        self._new.append(call)
+        self._remember(call)
+        return call
+
+    async def flush(self) -> None:
+        """New calls and every event as two multi-row inserts; the session updates the loaded calls."""
+        if self._new:
+            rows = [{column: getattr(call, column) for column in _CALL_COLUMNS} for call in self._new]
+            await self._db.execute(insert(Call), rows)
+        if self._events:
+            await self._db.execute(insert(CallEvent), self._events)
+        self._new, self._events = [], []
+
+    def in_room(self, project_id: str, room: str) -> list[Call]:
+        return [
+            c
+            for c in self.by_id.values()
+            if c.project_id == project_id and c.livekit_room == room and c.status not in _TERMINAL
+        ]
+
+    def carry_out(self, call: Call, effect: CallEffect, dedupe_key: str) -> None:
+        """`events.carry_out`, in memory: the same fold and the same event, numbered after the call's last."""
+        if effect.carrier_call_id and not call.carrier_call_id:
+            call.carrier_call_id = effect.carrier_call_id
+            self.by_sip[effect.carrier_call_id] = call
+        if effect.update is not None:
+            outcome = fold_status(call, effect.update)
+            kind, at = f"status.{effect.update.state.value}", utcnow()
+            data = {"outcome": outcome.kind, "reason": outcome.reason, **effect.data}
+        else:
+            kind, at, data = effect.note, effect.note_at or utcnow(), effect.data
+        seq = self._seq.get(call.id, 0) + 1
+        self._seq[call.id] = seq
+        event = {"call_id": call.id, "seq": seq, "at": at, "kind": kind, "source": SOURCE, "data": data}
+        self._events.append({**event, "dedupe_key": dedupe_key})
+        if effect.end_reason and call.end_reason is None:
+            call.end_reason = effect.end_reason
+
+
+class EventWriter:
+    def __init__(
+        self,
+        sessions_: async_sessionmaker[AsyncSession],
+        trunks: TrunkLookup,
+        after_commit: AfterCommit,
+        *,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._sessions = sessions_
+        self._trunks = trunks
+        self._after_commit = after_commit
+        self._max_batch = max_batch
+        self._pending: list[Submitted] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        self.events = 0
+
+    def start(self) -> None:
+        self._closing = False
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="livekit webhook writer")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._wake.set()
+        await self._task
+        self._task = None
+
+    async def submit(self, project_id: str, key: str, event: LiveKitEvent) -> Outcome:
+        """Record and apply one verified event; "duplicate" when its id was received before."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        item = Submitted(project_id, key, event, future)
+        if self._task is None:
+            await self._write_one(item)
+        else:
+            self._pending.append(item)
+            self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while not self._closing or self._pending:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+                await self._write(batch)
+
+    async def _write(self, batch: list[Submitted]) -> None:
+        try:
+            applied = await self._write_batch(batch)
+        except Exception as error:  # e.g. a call opened meanwhile elsewhere: retry each event on its own
+            if not isinstance(error, IntegrityError):
+                logger.warning("LiveKit webhook batch failed; retrying one by one", exc_info=error)
+            for item in batch:
+                await self._write_one(item)
+            return
+        self.batches += 1
+        self.events += len(batch)
+        await self._settle(batch, applied)
+
+    async def _settle(self, batch: list[Submitted], applied: dict[int, events.Applied]) -> None:
+        """Follow-up work, then the answers; `applied` is keyed by `id(item)` (a repeat in a batch is not)."""
+        for item in batch:
+            result = applied.get(id(item))
+            if result is not None:
+                try:
+                    await self._after_commit(item.project_id, result)
+                except Exception:  # follow-up work (answer watches) must not fail the acknowledgement
+                    logger.exception("after-commit work for a LiveKit webhook failed")
+            if not item.future.done():
+                item.future.set_result("applied" if result is not None else "duplicate")
+
+    async def _write_batch(self, batch: list[Submitted]) -> dict[int, events.Applied]:
+        async with self._sessions() as db:
+            fresh = await self._receive(db, batch)
+            calls = _Calls(db)
+            await calls.load(fresh)
+            applied: dict[int, events.Applied] = {}
+            for item in fresh:
+                applied[id(item)] = await self._apply(db, calls, item)
+            await calls.flush()
+            await db.commit()
+        return applied
+
+    async def _receive(self, db: AsyncSession, batch: list[Submitted]) -> list[Submitted]:
+        """The batch's events not received before (nor twice in the batch), now recorded as received."""
+        unique: dict[str, Submitted] = {}
+        for item in batch:
+            unique.setdefault(item.key, item)
+        now = utcnow()
+        rows = [{"source": RECEIPT_SOURCE, "key": key, "received_at": now} for key in unique]
+        dialect = db.get_bind().dialect.name
+        insert_new = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert_new(InboundReceipt).on_conflict_do_nothing().returning(InboundReceipt.key)
+        inserted = set((await db.execute(stmt, rows)).scalars().all())
+        return [item for key, item in unique.items() if key in inserted]
+
+    async def _apply(self, db: AsyncSession, calls: _Calls, item: Submitted) -> events.Applied:
+        event = item.event
+        kind = events.effect_of(event)
+        if kind == "call":
+            assert event.participant is not None
+            call = calls.call_for(item, await self._trunks(db, item.project_id))
+            if call is None:
+                return events.Applied("ignored")
+            snapshot = snapshot_of(call)
+            effect = sip_effect(event, event.participant, direction=call.direction, snapshot=snapshot)
+            calls.carry_out(call, effect, event.id)
+            watch = events.Watch(effect.watch[0], effect.watch[1], call.id) if effect.watch else None
+            return events.Applied("call", watch=watch, stop_watch=effect.stop_watch)
+        if kind == "room" and not sessions.is_session_room(room_of(event)):
+            for call in calls.in_room(item.project_id, room_of(event)):
+                calls.carry_out(call, room_effect(event, snapshot=snapshot_of(call)), event.id)
+            return events.Applied("room")
+        await calls.flush()  # sessions and recordings look calls up in the database
+        return await events.apply(db, item.project_id, event, await self._trunks(db, item.project_id))
+
+    async def _write_one(self, item: Submitted) -> None:
+        """One event in its own transaction, through `records` (the reference path)."""
+        try:
+            result = await self._apply_one(item)
+        except Exception as error:  # the request answers 500, so LiveKit delivers the event again
+            logger.warning("LiveKit webhook could not be applied", exc_info=error)
+            if not item.future.done():
+                item.future.set_exception(error)
+            return
+        await self._settle([item], {id(item): result} if result is not None else {})
+
+    async def _apply_one(self, item: Submitted) -> events.Applied | None:
+        async with self._sessions() as db:
+            if await db.get(InboundReceipt, (RECEIPT_SOURCE, item.key)) is not None:
+                return None
+            db.add(InboundReceipt(source=RECEIPT_SOURCE, key=item.key))
+            trunks = await self._trunks(db, item.project_id)
+            result = await events.apply(db, item.project_id, item.event, trunks)
+            try:
+                await db.commit()
+            except IntegrityError:
+                await db.rollback()
+                if await db.get(InboundReceipt, (RECEIPT_SOURCE, item.key)) is not None:
+                    return None  # received meanwhile by another request or replica
+                raise
+            return result
