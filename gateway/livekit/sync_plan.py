@@ -81,14 +81,14 @@ def plan(
         if copy.mark is not None and copy.mark.project_id == project_id:
             mine.setdefault(copy.mark.object_id, []).append(copy)
     ops: list[Op] = []
-    claimed: set[str] = set()
+    handled: set[str] = set()
     for item in wanted:
-        ops.extend(_plan_one(project_id, item, by_id, mine.get(item.desired.key, []), claimed))
+        ops.extend(_plan_one(project_id, item, by_id, mine.get(item.desired.key, []), handled))
     for key, copies in mine.items():
         if key in keep:
             continue
         for copy in copies:
-            if copy.livekit_id not in claimed:
+            if copy.livekit_id not in handled:
                 ops.append(
                     Op("delete", copy.kind, key, copy.livekit_id, "no longer wanted by Trunkline", False)
                 )
@@ -100,7 +100,7 @@ def _plan_one(
     item: Wanted,
     by_id: dict[str, Actual],
     marked: list[Actual],
-    claimed: set[str],
+    handled: set[str],
 ) -> list[Op]:
     want = item.desired
     known = by_id.get(want.known_id) if want.known_id else None
@@ -110,16 +110,14 @@ def _plan_one(
         known = None
     candidates = [a for a in marked if a.kind == want.kind]
     keep = known or (candidates[0] if candidates else None)
-    ops = [
-        Op("delete", c.kind, want.key, c.livekit_id, "duplicate copy in LiveKit", True)
-        for c in candidates
-        if keep is None or c.livekit_id != keep.livekit_id
-    ]
+    extra = [c for c in candidates if keep is None or c.livekit_id != keep.livekit_id]
+    handled.update(c.livekit_id for c in extra)
+    ops = [Op("delete", c.kind, want.key, c.livekit_id, "duplicate copy in LiveKit", True) for c in extra]
     if keep is None:
         if want.known_id:
             return [*ops, Op("create", want.kind, want.key, None, "deleted in LiveKit", True, want.info)]
         return [*ops, Op("create", want.kind, want.key, None, "not yet in LiveKit", False, want.info)]
-    claimed.add(keep.livekit_id)
+    handled.add(keep.livekit_id)
     if keep.livekit_id != want.known_id:
         ops.append(
             Op(
