@@ -289,6 +289,9 @@ class Reconciler:
         except LiveKitUnavailable as exc:
             run.errors.append(exc.detail)
             status = "unreachable"
+        except LiveKitError as exc:  # e.g. a wrong API secret: listing is refused, nothing can be synced
+            run.errors.append(exc.detail)
+            status = "failed"
         else:
             status = "partial" if run.errors else "ok"
         finally:

@@ -156,3 +156,24 @@ def test_a_refused_object_is_reported_and_the_rest_still_syncs(gateway: Gateway)
     assert states["no-security"]["status"] == "error"
     assert "for security" in states["no-security"]["error"]
     assert [t.name for t in _inbound(gateway)] == ["open"]
+
+
+def test_wrong_livekit_credentials_are_reported_not_crashed(gateway: Gateway) -> None:
+    created = gateway.create(
+        "/v1/projects",
+        {
+            "slug": "wrong-secret",
+            "name": "Wrong secret",
+            "livekit_url": gateway.livekit.url,
+            "livekit_api_key": gateway.livekit.api_key,
+            "livekit_api_secret": "not-the-secret-but-long-enough-for-hs256",
+        },
+    )
+    with gateway.as_(created["admin_key"]) as tenant:
+        tenant.post("/v1/trunks", json={"direction": "inbound", "name": "t", "numbers": ["+14155550111"]})
+        response = tenant.post("/v1/sync")
+        assert response.status_code == 200
+        report = response.json()
+        assert report["status"] == "failed"
+        assert "LIVEKIT_API_SECRET" in report["errors"][0]
+        assert tenant.get("/v1/sync").json()["status"] == "failed"
