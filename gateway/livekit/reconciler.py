@@ -108,9 +108,9 @@ class _Run:
             missing = [t for t in trunk_ids if t not in self.trunk_ids]
             if missing:
                 keep.add(row.id)
-                self._outcome(
-                    row.id, "blocked", row.livekit_rule_id, f"waiting for trunk {missing[0]} to sync"
-                )
+                exists = any(t.id == missing[0] for t in self.stored.trunks)
+                why = "to reach LiveKit" if exists else "which no longer exists; edit the rule's trunk_ids"
+                self._outcome(row.id, "blocked", row.livekit_rule_id, f"waiting for trunk {missing[0]} {why}")
                 continue
             info = want.manual_rule(
                 self.project_id, row.id, row.name, row.kind, row.spec, [self.trunk_ids[t] for t in trunk_ids]
@@ -170,13 +170,11 @@ class _Run:
         later: list[Op] = []
         for op in ops:
             if self.dry_run:
-                if (
-                    op.kind != "dispatch_rule"
-                    and op.key is not None
-                    and op.livekit_id
-                    and op.action != "delete"
-                ):
-                    self.trunk_ids[op.key] = op.livekit_id
+                if op.kind != "dispatch_rule" and op.key is not None and op.action != "delete":
+                    if op.livekit_id:
+                        self.trunk_ids[op.key] = op.livekit_id
+                    else:
+                        self.trunk_ids.pop(op.key, None)
                 self.done.append(op)
                 continue
             try:
@@ -205,6 +203,8 @@ class _Run:
         self.errors.append(message)
         if op.key is not None and op.action != "delete":
             self._outcome(op.key, "error", op.livekit_id, error.detail)
+        if op.key is not None and op.action == "create":
+            self.trunk_ids.pop(op.key, None)  # its stored id (if any) names a trunk LiveKit no longer has
         logger.info("LiveKit sync step refused", extra={"project_id": self.project_id, "step": op.action})
 
     async def _execute(self, op: Op) -> str | None:
