@@ -89,15 +89,10 @@ class _Calls:
             and_(Call.carrier == SOURCE, Call.carrier_call_id.in_(sip_ids)),
             and_(Call.livekit_room.in_(rooms), Call.status.not_in(_TERMINAL)),
         )
-        for call in (await self._db.scalars(select(Call).where(wanted).with_for_update())).all():
+        last_seq = select(func.max(CallEvent.seq)).where(CallEvent.call_id == Call.id).scalar_subquery()
+        for call, seq in await self._db.execute(select(Call, last_seq).where(wanted).with_for_update()):
             self._remember(call)
-        if self.by_id:
-            last = await self._db.execute(
-                select(CallEvent.call_id, func.max(CallEvent.seq))
-                .where(CallEvent.call_id.in_(self.by_id))
-                .group_by(CallEvent.call_id)
-            )
-            self._seq.update({call_id: seq or 0 for call_id, seq in last})
+            self._seq[call.id] = seq or 0
 
     def _remember(self, call: Call) -> None:
         self.by_id[call.id] = call
