@@ -18,6 +18,7 @@ from typing import Any
 from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate
 from gateway.calls.records import NewCall
 from gateway.db.types import utcnow
+from gateway.logs import mask_text
 from routing.numbers import InvalidNumber, normalize
 
 from .webhooks import LiveKitEvent, Participant
@@ -121,7 +122,7 @@ def sip_effect(
     at = event_time(event)
     data: dict[str, Any] = {
         "event_id": event.id,
-        "identity": participant.identity,
+        "identity": mask_text(participant.identity),  # inbound SIP participants are named after the caller
         "call_status": sip.call_status,
     }
     leg = (room_of(event), participant.identity)
