@@ -42,7 +42,6 @@ MAX_BATCH = 256
 RECEIPT_SOURCE = "livekit"
 Outcome = Literal["applied", "duplicate"]
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
-_CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
 
 
 @dataclass
@@ -118,10 +117,10 @@ class _Calls:
         return call
 
     async def flush(self) -> None:
-        """New calls and every event as two multi-row inserts; the session updates the loaded calls."""
-        if self._new:
-            rows = [{column: getattr(call, column) for column in _CALL_COLUMNS} for call in self._new]
-            await self._db.execute(insert(Call), rows)
+        """Write what changed: calls through the session (new ones join it, so later changes are tracked),
+        then every event in one multi-row insert."""
+        self._db.add_all(self._new)
+        await self._db.flush()
         if self._events:
             await self._db.execute(insert(CallEvent), self._events)
         self._new, self._events = [], []

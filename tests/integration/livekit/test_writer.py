@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from livekit.protocol import egress as proto_egress
 from livekit.protocol import models as proto_models
 from livekit.protocol import webhook as proto_webhook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.engine import create_engine, session_factory
-from gateway.db.models import Call, CallEvent, Project
+from gateway.db.models import Call, CallEvent, Project, Recording
 from gateway.ids import new_id
 from gateway.livekit.events import Applied
 from gateway.livekit.webhooks import parse_event
@@ -72,8 +73,13 @@ def history(prefix: str, n: int, now: int) -> list[proto_webhook.WebhookEvent]:
     left.CopyFrom(joined)
     left.attributes["sip.callStatus"] = rng.choice(["active", status])
     left.disconnect_reason = rng.choice([Reason.CLIENT_INITIATED, Reason.USER_REJECTED, Reason.ROOM_DELETED])
+    recording = proto_egress.EgressInfo(
+        egress_id=f"EG_{prefix}{n}", room_name=room.name, status=proto_egress.EgressStatus.EGRESS_COMPLETE
+    )
+    recording.file_results.add(filename=f"call-{n}.ogg")
     events = [
         build_event("participant_joined", room=room, participant=joined),
+        build_event("egress_ended", room=room, egress=recording),
         build_event("participant_left", room=room, participant=left),
         build_event("room_finished", room=room),
     ]
@@ -107,6 +113,10 @@ async def outcome(sessions: async_sessionmaker[AsyncSession], project_id: str) -
                     steps,
                 )
             )
+        recordings = (await db.scalars(select(Recording).where(Recording.project_id == project_id))).all()
+        by_id = {call.id: (call.carrier_call_id or "").split("_")[-1] for call in calls}
+        linked = sorted((r.external_id[4:], r.status, r.url, by_id.get(r.call_id or "")) for r in recordings)
+        result.append(("recordings", linked))
         return result
 
 
@@ -132,7 +142,7 @@ async def test_batched_writes_match_one_by_one_writes(sessions: async_sessionmak
             assert writer.batches < len(events), "events arriving together share a transaction"
         else:
             results = [await writer.submit(project_id, e.id, parse_event(e)) for e in events]
-        assert results.count("duplicate") == len(events) - 3 * CALLS
+        assert results.count("duplicate") == len(events) - 4 * CALLS
         outcomes.append(await outcome(sessions, project_id))
-    assert len(outcomes[0]) == CALLS
+    assert len(outcomes[0]) == CALLS + 1
     assert outcomes[0] == outcomes[1]
