@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import uvicorn
@@ -34,6 +35,10 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
 
     async def announce(app: Litestar) -> None:
         _announce(app, host, port)
+        # What start-up built lives as long as the process: freezing it keeps the cyclic garbage collector from
+        # re-scanning it on every full collection, which otherwise pauses a busy server for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
 
     app.on_startup.append(announce)
     config: dict[str, Any] = {

@@ -14,6 +14,7 @@ import time
 
 import msgspec
 
+from gateway.carriers.twilio.draft import CallDraft
 from gateway.db.models import Call
 from gateway.ivr import CallState as IvrState
 from routing.model import Target
@@ -71,5 +72,5 @@ def load(call: Call) -> Conversation:
     return msgspec.convert(call.ivr_state, Conversation, strict=False)
 
 
-def store(call: Call, conversation: Conversation) -> None:
+def store(call: Call | CallDraft, conversation: Conversation) -> None:
     call.ivr_state = msgspec.to_builtins(conversation)

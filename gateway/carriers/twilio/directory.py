@@ -7,29 +7,37 @@ account is kept compiled in memory and reloaded only when it may be stale:
 - in this process, any committed change to a project, route, trunk, phone number or agent bumps `generation()`
   (SQLAlchemy session events, so the admin API needs no hook), and every cached account older than the bump is
   reloaded on its next webhook;
-- other replicas cannot see that bump, so an entry also expires `ttl` seconds after it was loaded (default 5 s):
-  a route edited through one replica reaches the others within that time, and costs them one reload per
-  account per TTL, not one per request. A signature that fails against an entry older than `RECHECK_AFTER` is
-  checked once more against a fresh load, so a rotated auth token works everywhere at once.
+- other replicas cannot see that bump, so an entry is also checked `ttl` seconds after it was loaded (default
+  5 s): in the background, while the cached entry keeps serving, one query compares a fingerprint (count and
+  latest `updated_at` of the project's routes, trunks, numbers and agents, and the project's own `updated_at`);
+  only a changed fingerprint recompiles. A route edited through one replica reaches the others within about
+  `ttl`, and an unchanged account costs one small query per TTL, never a request's latency.
+
+A signature that fails against an entry older than `RECHECK_AFTER` is checked once more against a fresh load, so
+a rotated auth token works everywhere at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from gateway.db.models import Agent, PhoneNumber, Project, Route, Trunk
 from gateway.routing_table import load_table
 from routing.index import ProjectIndex, build_project_index
-from routing.model import AgentTarget, FlowTarget, Target
+from routing.model import AgentTarget, Target
 from routing.model import Route as RouteSpec
+
+log = logging.getLogger("trunkline.twilio")
 
 DEFAULT_TTL = 5.0
 RECHECK_AFTER = 0.5
@@ -111,18 +119,17 @@ class TwilioAccount:
     trunk_by_number: Mapping[str, str]
     agents: Mapping[str, AgentInfo]
     routes_by_id: Mapping[str, RouteSpec]
-    referenced_flows: frozenset[str]
-    referenced_agents: frozenset[str]
+    missing_agents: frozenset[str]
+    """`agent:<name>` for every agent the routes name that the project does not have (deleted, never made)."""
     generation: int
+    fingerprint: tuple[Any, ...]
     loaded_at: float = field(default_factory=time.monotonic)
 
-    def unavailable(self, has_flow: Callable[[str], bool], *, livekit_ready: bool) -> frozenset[str]:
-        """Routing keys (`routing.matching.requirements`) this account cannot serve right now."""
-        missing = {f"agent:{name}" for name in self.referenced_agents if name not in self.agents}
-        missing.update(f"flow:{flow}" for flow in self.referenced_flows if not has_flow(flow))
-        if not livekit_ready:
-            missing.add("livekit")
-        return frozenset(missing)
+    def unavailable(self, *, livekit_ready: bool) -> frozenset[str]:
+        """Routing keys (`routing.matching.requirements`) known to be unavailable before trying: agents this
+        project does not have, and LiveKit when it is not configured. A flow missing from the registry is found
+        out when the call tries it, and routed around then."""
+        return self.missing_agents if livekit_ready else self.missing_agents | {"livekit"}
 
 
 def _targets(account_routes: list[RouteSpec], default: Target | None) -> list[Target]:
@@ -134,65 +141,132 @@ def _targets(account_routes: list[RouteSpec], default: Target | None) -> list[Ta
     return targets
 
 
+async def fingerprint(db: AsyncSession, project_id: str) -> tuple[Any, ...]:
+    """A cheap summary of everything an account's routing depends on (one query): it changes whenever a route,
+    trunk, number, agent or the project itself is added, changed or deleted."""
+    columns: list[Any] = [select(Project.updated_at).where(Project.id == project_id).scalar_subquery()]
+    for model in (Route, Trunk, PhoneNumber, Agent):
+        owned = model.project_id == project_id
+        columns.append(select(func.count()).select_from(model).where(owned).scalar_subquery())
+        columns.append(select(func.max(model.updated_at)).where(owned).scalar_subquery())
+    return tuple((await db.execute(select(*columns))).one())
+
+
 async def load_account(db: AsyncSession, account_sid: str) -> TwilioAccount | None:
-    """The project using `account_sid`, compiled; None when no project has that AccountSid."""
+    """The project using `account_sid`, compiled; None when no project has that AccountSid.
+
+    The read transaction ends before the routes are compiled, so the connection is not held meanwhile.
+    """
     stamp = generation()
     project = await db.scalar(select(Project).where(Project.twilio_account_sid == account_sid))
     if project is None or not project.twilio_auth_token:
+        await db.rollback()
         return None
-    table = await load_table(db, project)
-    numbers = (
-        await db.execute(
-            select(PhoneNumber.e164, PhoneNumber.trunk_id).where(PhoneNumber.project_id == project.id)
-        )
-    ).all()
-    agents = (
-        await db.scalars(select(Agent).where(Agent.project_id == project.id, Agent.deleted_at.is_(None)))
-    ).all()
-    targets = _targets(table.routes, table.default_target)
+    project_id, auth_token, region = project.id, project.twilio_auth_token, project.default_region
     livekit = None
     if project.livekit_url and project.livekit_api_key and project.livekit_api_secret:
         livekit = LiveKitCredentials(project.livekit_url, project.livekit_api_key, project.livekit_api_secret)
+    version = await fingerprint(db, project_id)
+    table = await load_table(db, project)
+    numbers = (
+        await db.execute(
+            select(PhoneNumber.e164, PhoneNumber.trunk_id).where(PhoneNumber.project_id == project_id)
+        )
+    ).all()
+    agents = {
+        a.name: AgentInfo(a.id, a.name, dict(a.config))
+        for a in (
+            await db.scalars(select(Agent).where(Agent.project_id == project_id, Agent.deleted_at.is_(None)))
+        ).all()
+    }
+    await db.rollback()
+    targets = _targets(table.routes, table.default_target)
     return TwilioAccount(
-        project_id=project.id,
+        project_id=project_id,
         account_sid=account_sid,
-        auth_token=project.twilio_auth_token,
-        default_region=project.default_region,
+        auth_token=auth_token,
+        default_region=region,
         livekit=livekit,
         index=build_project_index(table),
         trunk_by_number={number: trunk for number, trunk in numbers if trunk is not None},
-        agents={a.name: AgentInfo(a.id, a.name, dict(a.config)) for a in agents},
+        agents=agents,
         routes_by_id={route.id: route for route in table.routes},
-        referenced_flows=frozenset(t.flow for t in targets if isinstance(t, FlowTarget)),
-        referenced_agents=frozenset(t.agent for t in targets if isinstance(t, AgentTarget)),
+        missing_agents=frozenset(
+            f"agent:{t.agent}" for t in targets if isinstance(t, AgentTarget) and t.agent not in agents
+        ),
         generation=stamp,
+        fingerprint=version,
     )
 
 
 class AccountDirectory:
     """Compiled Twilio accounts by AccountSid, reloaded when stale (see the module docstring)."""
 
-    def __init__(self, *, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions = sessions
         self.ttl = ttl
         self.clock = clock
         self._accounts: dict[str, TwilioAccount] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
         self.loads = 0
-        """How many times an account was (re)loaded from the database."""
-
-    def fresh(self, account: TwilioAccount) -> bool:
-        return account.generation == generation() and self.clock() - account.loaded_at < self.ttl
+        """How many times an account was (re)loaded and compiled."""
+        self.checks = 0
+        """How many times a cached account was checked against the database (its fingerprint)."""
 
     async def get(self, db: AsyncSession, account_sid: str, *, reload: bool = False) -> TwilioAccount | None:
+        """The account, from the cache when this process changed nothing since it was loaded; a TTL-expired entry
+        is served while it is checked in the background (other replicas' changes arrive within about `ttl`)."""
         cached = self._accounts.get(account_sid)
-        if cached is not None and not reload and self.fresh(cached):
+        if cached is not None and not reload and cached.generation == generation():
+            if self.clock() - cached.loaded_at >= self.ttl:
+                self._check_later(account_sid, cached)
             return cached
+        return await self._load(db, account_sid)
+
+    async def _load(self, db: AsyncSession, account_sid: str) -> TwilioAccount | None:
         account = await load_account(db, account_sid)
         self.loads += 1
         if account is None:
             self._accounts.pop(account_sid, None)
-            return None
-        self._accounts[account_sid] = account
+        else:
+            self._accounts[account_sid] = account
         return account
+
+    def _check_later(self, account_sid: str, cached: TwilioAccount) -> None:
+        if self.sessions is None or account_sid in self._refreshing:
+            return
+        task = asyncio.create_task(
+            self._check(account_sid, cached), name=f"twilio-account-check-{account_sid}"
+        )
+        self._refreshing[account_sid] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(account_sid, None))
+
+    async def _check(self, account_sid: str, cached: TwilioAccount) -> None:
+        assert self.sessions is not None
+        try:
+            async with self.sessions() as db:
+                self.checks += 1
+                unchanged = await fingerprint(db, cached.project_id) == cached.fingerprint
+                await db.rollback()
+                if unchanged:
+                    if self._accounts.get(account_sid) is cached:
+                        self._accounts[account_sid] = replace(cached, loaded_at=self.clock())
+                    return
+                await self._load(db, account_sid)
+        except Exception:  # keep serving the cached account; the next expiry checks again
+            log.warning("checking a Twilio account for changes failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def age(self, account: TwilioAccount) -> float:
         return self.clock() - account.loaded_at

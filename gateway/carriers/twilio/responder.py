@@ -89,10 +89,7 @@ class Responder:
 
     async def route(self, incoming: RoutingCall) -> str:
         """Resolve the call and answer its target; a target that turns out unavailable is routed around."""
-        unavailable = self.account.unavailable(
-            lambda flow: self.rt.flows.get(flow) is not None,
-            livekit_ready=self.rt.livekit_ready(self.account),
-        )
+        unavailable = self.account.unavailable(livekit_ready=self.rt.livekit_ready(self.account))
         for _ in range(MAX_ROUTING_ATTEMPTS):
             decision = self.account.index.resolve(incoming, unavailable)
             self._record_decision(decision)
@@ -187,6 +184,7 @@ class Responder:
         )
         self.ex.event("bridge.requested", {"agent": agent.name, "room": request.room}, source="gateway")
         await self.ex.checkpoint(self.key)
+        call = self.call  # a new call was just written: the session's record replaces the draft
         try:
             await open_bridge(await self.rt.livekit.get(credentials), request)
         except BridgeFailed as failure:

@@ -1,5 +1,6 @@
 """What the Twilio adapter holds while the service runs: the account cache, LiveKit clients, an HTTP client for
-IVR lookups, the REST client factory, and the clock. One per app, in `app.state.twilio`."""
+IVR lookups, the REST client factory, the group-commit writer of new calls, and the clock. One per app, in
+`app.state.twilio`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gateway.carriers.twilio.bridge import LiveKitPool
 from gateway.carriers.twilio.directory import AccountDirectory, TwilioAccount
 from gateway.carriers.twilio.rest import TwilioRest
 from gateway.carriers.twilio.signature import Network, parse_trusted_proxies
+from gateway.carriers.twilio.writer import CallWriter
 from gateway.db.types import utcnow
 from gateway.ivr import FlowRegistry
 from gateway.settings import Settings
@@ -27,21 +29,27 @@ class TwilioRuntime:
     livekit: LiveKitPool
     http: httpx.AsyncClient
     rest: TwilioRest
+    writer: CallWriter
     trusted_proxies: tuple[Network, ...]
 
     @classmethod
     def start(cls, settings: Settings, state: State) -> TwilioRuntime:
-        return cls(
+        runtime = cls(
             settings=settings,
             state=state,
-            directory=AccountDirectory(),
+            directory=AccountDirectory(state.sessions),
             livekit=LiveKitPool(),
             http=httpx.AsyncClient(follow_redirects=False),
             rest=TwilioRest(settings.twilio_api_base_url),
+            writer=CallWriter(state.engine),
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         )
+        runtime.writer.start()
+        return runtime
 
     async def aclose(self) -> None:
+        await self.directory.aclose()
+        await self.writer.stop()
         await self.livekit.aclose()
         await self.http.aclose()
         self.rest.close()

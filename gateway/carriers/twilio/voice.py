@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
 
 import msgspec
 import phonenumbers
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.phone import to_e164
@@ -24,7 +24,8 @@ from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate, state
 from gateway.calls.records import apply_status, find_call
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.conversation import CLAIM_SECONDS, VOICE, Conversation, load
-from gateway.carriers.twilio.exchange import Exchange
+from gateway.carriers.twilio.draft import CallDraft
+from gateway.carriers.twilio.exchange import CallExists, Exchange
 from gateway.carriers.twilio.params import VoiceRequest, parse_form
 from gateway.carriers.twilio.recordings import upsert_recording
 from gateway.carriers.twilio.responder import Responder
@@ -55,15 +56,19 @@ _ADDRESS_SCHEMES = ("sip:", "sips:", "client:")
 # --- numbers ------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
+def _possible(e164: str) -> bool:
+    try:
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(e164, None)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _e164(raw: str, region: str, field: str) -> str:
     """E.164 as Twilio sends it, kept when it is a possible number (carriers' ranges outrun phonenumbers'
     metadata, and a real caller must not be refused for that); anything else must parse as a valid number."""
-    if is_canonical_e164(raw):
-        try:
-            if phonenumbers.is_possible_number(phonenumbers.parse(raw, None)):
-                return raw
-        except phonenumbers.NumberParseException:
-            pass
+    if is_canonical_e164(raw) and _possible(raw):
+        return raw
     return to_e164(raw, region, field).e164
 
 
@@ -142,13 +147,13 @@ async def answer_voice(
     return await _outbound(db, runtime, hook, voice, hint)
 
 
-def _new_inbound(hook: SignedWebhook, voice: VoiceRequest, from_e164: str, to_e164: str) -> Call:
+def _new_inbound(hook: SignedWebhook, voice: VoiceRequest, from_e164: str, to_e164: str) -> CallDraft:
     now = utcnow()
     ringing = transition(
         CallSnapshot(initiated_at=now), StatusUpdate(state=state_from_twilio(voice.call_status), at=now)
     ).snapshot
     account = hook.account
-    return Call(
+    return CallDraft(
         id=new_id("call"),
         project_id=account.project_id,
         direction="inbound",
@@ -163,9 +168,7 @@ def _new_inbound(hook: SignedWebhook, voice: VoiceRequest, from_e164: str, to_e1
         ringing_at=ringing.ringing_at,
         answered_at=ringing.answered_at,
         lifecycle=_builtins(ringing),
-        last_sequence=-1,
         carrier_status=voice.call_status,
-        meta={},
     )
 
 
@@ -175,20 +178,20 @@ def _builtins(snapshot: CallSnapshot) -> dict[str, Any]:
 
 
 async def _inbound(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWebhook, voice: VoiceRequest) -> str:
+    """A new call is answered without reading the database (the account is cached) and inserted with its first
+    events by the group-commit writer; only a CallSid already recorded (a retry) reads it."""
     region = hook.account.default_region
     from_e164, to_e164 = caller_number(voice.from_, region), called_number(voice.to, region)
+    call = _new_inbound(hook, voice, from_e164, to_e164)
+    exchange = Exchange(db, call, Conversation(), is_new=True, writer=runtime.writer)
+    exchange.event(f"status.{call.status}", {"outcome": "applied", "reason": "voice webhook"})
+    try:
+        return await _answer_inbound(runtime, hook, voice, exchange)
+    except CallExists:
+        pass
     existing = await find_call(db, "twilio", voice.call_sid, lock=True)
     if existing is None:
-        call = _new_inbound(hook, voice, from_e164, to_e164)
-        exchange = Exchange(db, call, Conversation(), is_new=True)
-        exchange.event(f"status.{call.status}", {"outcome": "applied", "reason": "voice webhook"})
-        try:
-            return await _answer_inbound(runtime, hook, voice, exchange)
-        except IntegrityError:
-            await db.rollback()
-            existing = await find_call(db, "twilio", voice.call_sid, lock=True)
-            if existing is None:
-                raise
+        raise LookupError("the call's CallSid conflicted but no call record has it")
     if existing.project_id != hook.account.project_id:
         log.warning("voice webhook for a call of another project", extra={"call_id": existing.id})
         return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
@@ -206,7 +209,7 @@ async def _answer_inbound(
     runtime: TwilioRuntime, hook: SignedWebhook, voice: VoiceRequest, exchange: Exchange
 ) -> str:
     call = exchange.call
-    exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
+    webhook = exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
     responder = Responder(runtime, hook, exchange, VOICE)
     incoming = RoutingCall(
         to=voice.to,
@@ -216,14 +219,15 @@ async def _answer_inbound(
         at=runtime.now(),
     )
     twiml = await responder.route(incoming)
-    return await _finish(exchange, responder, VOICE, twiml)
+    return await _finish(exchange, responder, VOICE, twiml, webhook)
 
 
-async def _finish(exchange: Exchange, responder: Responder, key: str, twiml: str) -> str:
+async def _finish(
+    exchange: Exchange, responder: Responder, key: str, twiml: str, webhook: dict[str, Any]
+) -> str:
+    """Remember the answer (for retries), note it on the webhook's event, and save everything."""
     exchange.conversation.remember(key, twiml)
-    exchange.event(
-        "twilio.answer", {"turn": exchange.conversation.turn, "answer": responder.kind}, source="gateway"
-    )
+    exchange.annotate(webhook, turn=exchange.conversation.turn, answer=responder.kind)
     await exchange.save()
     return twiml
 
@@ -256,10 +260,10 @@ async def _outbound(
     call.carrier_call_id = call.carrier_call_id or voice.call_sid
     await note_answered(db, call, voice)
     exchange = Exchange(db, call, load(call), is_new=False)
-    exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
+    webhook = exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
     responder = Responder(runtime, hook, exchange, VOICE)
     twiml = await _answer_outbound(responder, call)
-    return await _finish(exchange, responder, VOICE, twiml)
+    return await _finish(exchange, responder, VOICE, twiml, webhook)
 
 
 async def _answer_outbound(responder: Responder, call: Call) -> str:
@@ -321,7 +325,7 @@ async def answer_action(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWe
     await note_answered(db, call, voice)
     exchange = Exchange(db, call, conversation, is_new=False)
     event = twilio_event(hook.params)
-    exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params)})
+    webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params)})
     if isinstance(event, RecordResult) and hook.first("RecordingSid"):
         await _recorded(db, hook, call, event)
     conversation.turn = turn + 1
@@ -330,7 +334,7 @@ async def answer_action(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWe
         twiml = await responder.continue_flow(event)
     else:
         twiml = await responder.after_dial(event)
-    return await _finish(exchange, responder, key, twiml)
+    return await _finish(exchange, responder, key, twiml, webhook)
 
 
 async def _recorded(db: AsyncSession, hook: SignedWebhook, call: Call, event: RecordResult) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request
@@ -87,7 +87,7 @@ def parse_body(body: bytes, content_type: str | None) -> FormParams | None:
             return None
         return {str(k): v if isinstance(v, str) else str(v) for k, v in decoded.items() if v is not None}
     params: FormParams = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
+    for name, value in _form_pairs(text):
         current = params.get(name)
         if current is None:
             params[name] = value
@@ -96,6 +96,22 @@ def parse_body(body: bytes, content_type: str | None) -> FormParams | None:
         else:
             params[name] = [current, value]
     return params
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """application/x-www-form-urlencoded pairs, as `parse_qsl(keep_blank_values=True)` reads them, decoding only
+    the parts that need it (most of Twilio's are plain)."""
+    pairs = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
 
 
 def _first(value: str | list[str]) -> str:
@@ -133,6 +149,8 @@ async def authenticate(
     if not account_sid:
         raise reject("no AccountSid, so no auth token to check the signature with", request)
     account = await directory.get(db, account_sid)
+    if db.in_transaction():
+        await db.commit()  # a cache miss read the database: release the connection (SQLite has one)
     if account is None:
         raise reject("no project uses this AccountSid", request, account_sid)
     url = public_url(origin_of(request), public_base_url=public_base_url, trusted_proxies=trusted_proxies)
@@ -154,6 +172,7 @@ async def authenticate(
     ok, reason = check(account.auth_token)
     if not ok and signature and directory.age(account) > RECHECK_AFTER:
         reloaded = await directory.get(db, account_sid, reload=True)
+        await db.commit()
         if reloaded is not None and reloaded.auth_token != account.auth_token:
             account = reloaded
             ok, reason = check(account.auth_token)

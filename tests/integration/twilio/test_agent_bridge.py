@@ -99,6 +99,9 @@ def test_a_caller_is_bridged_to_the_agent_in_a_prepared_room(database_url: str, 
         assert record["agent_id"] is not None
         assert record["status"] == "completed"
         kinds = [event["kind"] for event in record["events"]]
+        assert "bridge.ready" in kinds
+        (answer,) = [e["data"] for e in record["events"] if e["kind"] == "twilio.answer"]
+        assert answer == {"turn": 0, "answer": "bridge"}
         assert kinds.index("bridge.ready") < kinds.index("twilio.answer")
 
 

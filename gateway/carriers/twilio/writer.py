@@ -1,0 +1,125 @@
+"""Group commit for new call records: voice webhooks arriving together are inserted in one transaction.
+
+A new call is one row plus a few events. Written one transaction each, the database round trips (and on SQLite
+the single connection they queue for) bound the webhook rate; written together, a burst of calls costs about as
+much as one. Requests hand their rows to `CallWriter.insert` and wait: the writer takes everything pending, inserts
+it with two executemany statements and one commit, and tells each request whether its row went in. A row whose
+CallSid is already recorded (a retry, or a status callback that came first) is reported as `False`; the batch is
+then retried row by row so the others still go in.
+
+A request must not hold a database connection while it waits here (SQLite has one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.db.models import Call, CallEvent
+
+log = logging.getLogger("trunkline.twilio.writer")
+
+MAX_BATCH = 128
+Row = dict[str, Any]
+CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
+EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
+
+
+def call_row(call: Call) -> Row:
+    return {name: getattr(call, name) for name in CALL_COLUMNS}
+
+
+def event_row(call_id: str, seq: int, kind: str, source: str, data: dict[str, Any], at: Any) -> Row:
+    return {
+        "call_id": call_id,
+        "seq": seq,
+        "at": at,
+        "kind": kind,
+        "source": source,
+        "data": data,
+        "dedupe_key": None,
+    }
+
+
+class CallWriter:
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._pending: list[tuple[Row, list[Row], asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        self.rows = 0
+
+    def start(self) -> None:
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name="twilio-call-writer")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._wake.set()
+        await self._task
+        self._task = None
+
+    async def insert(self, call: Row, events: list[Row]) -> bool:
+        """Insert the call and its events; False when a call with that (carrier, carrier_call_id) exists."""
+        if self._task is None:
+            return await self._write_one(call, events)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((call, events, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while not self._closing or self._pending:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._write_all()
+
+    async def _write_all(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            try:
+                await self._write_batch(batch)
+            except Exception as error:  # the requests report it; the writer keeps serving
+                log.exception("writing new calls failed")
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+
+    async def _write_batch(self, batch: list[tuple[Row, list[Row], asyncio.Future[bool]]]) -> None:
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(insert(Call), [call for call, _, _ in batch])
+                events = [event for _, rows, _ in batch for event in rows]
+                if events:
+                    await connection.execute(insert(CallEvent), events)
+        except IntegrityError:
+            for call, events, future in batch:
+                if not future.done():
+                    future.set_result(await self._write_one(call, events))
+            return
+        self.batches += 1
+        self.rows += len(batch)
+        for _, _, future in batch:
+            if not future.done():
+                future.set_result(True)
+
+    async def _write_one(self, call: Row, events: list[Row]) -> bool:
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(insert(Call), [call])
+                if events:
+                    await connection.execute(insert(CallEvent), events)
+        except IntegrityError:
+            return False
+        return True
