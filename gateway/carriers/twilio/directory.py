@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -123,7 +123,8 @@ class TwilioAccount:
     """`agent:<name>` for every agent the routes name that the project does not have (deleted, never made)."""
     generation: int
     fingerprint: tuple[Any, ...]
-    loaded_at: float = field(default_factory=time.monotonic)
+    loaded_at: float = 0.0
+    """When the directory loaded it, on the directory's clock."""
 
     def unavailable(self, *, livekit_ready: bool) -> frozenset[str]:
         """Routing keys (`routing.matching.requirements`) known to be unavailable before trying: agents this
@@ -234,8 +235,9 @@ class AccountDirectory:
         self.loads += 1
         if account is None:
             self._accounts.pop(account_sid, None)
-        else:
-            self._accounts[account_sid] = account
+            return None
+        account = replace(account, loaded_at=self.clock())
+        self._accounts[account_sid] = account
         return account
 
     def _check_later(self, account_sid: str, cached: TwilioAccount) -> None:
