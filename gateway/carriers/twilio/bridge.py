@@ -49,6 +49,7 @@ class BridgeRequest:
     called: str
     first_in_room: bool
     """No agent was dispatched into this call's room yet (CreateRoom carries the dispatch)."""
+    direction: str = "inbound"
     timeout: int = 30
 
     @property
@@ -64,6 +65,7 @@ class BridgeRequest:
                 "carrier_call_id": self.call_sid,
                 "agent": self.agent,
                 "config": self.config,
+                "direction": self.direction,
                 "caller": self.caller,
                 "called": self.called,
             }

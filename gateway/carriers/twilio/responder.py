@@ -179,6 +179,7 @@ class Responder:
             number=call.to_e164 if call.direction == "inbound" else call.from_e164,
             caller=call.from_e164,
             called=call.to_e164,
+            direction=call.direction,
             first_in_room=not conversation.dispatched,
             timeout=ring_seconds,
         )
@@ -208,9 +209,10 @@ class Responder:
             return Unavailable(f"flow:{flow_id}")
         call = self.call
         call.flow_id, call.flow_version = loaded.id, loaded.version
-        context = CallContext(
-            caller=call.from_e164, called=call.to_e164, call_id=call.id, now=self.rt.now(), variables={}
-        )
+        # The flow's caller is the person on the line: the callee of an outbound call.
+        inbound = call.direction == "inbound"
+        remote, local = (call.from_e164, call.to_e164) if inbound else (call.to_e164, call.from_e164)
+        context = CallContext(caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables={})
         return await self.run_ivr(start(loaded, context, self.rt.flows))
 
     async def continue_flow(self, event: Event) -> str:
