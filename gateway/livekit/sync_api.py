@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.admin.crud import commit_audited
 from gateway.web.deps import Caller, Db
@@ -44,7 +45,14 @@ class SyncController(Controller):
             last_sync=reconciler.last.get(principal.project_id),
         )
 
-    @post(operation_id="runSync", summary="Sync this project's trunks and dispatch rules into LiveKit now")
+    @post(
+        operation_id="runSync",
+        summary="Sync this project's trunks and dispatch rules into LiveKit now",
+        status_code=200,
+        responses={
+            503: ResponseSpec(SyncReport, description="LiveKit could not be reached; the report says so")
+        },
+    )
     async def run_sync(self, db: Db, principal: Caller, state: State) -> Response[SyncReport]:
         reconciler: Reconciler = state.livekit.reconciler
         report = await reconciler.sync(principal.project_id)
