@@ -11,10 +11,10 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.carriers.twilio.answers import TWIML_MEDIA_TYPE
 from gateway.carriers.twilio.callbacks import record_recording, record_status
+from gateway.carriers.twilio.lazydb import lazy_session
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_voice
 from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
@@ -26,11 +26,10 @@ def _runtime(state: State) -> TwilioRuntime:
     return runtime
 
 
-async def _signed(request: Request[Any, Any, Any], db: AsyncSession, state: State) -> SignedWebhook:
+async def _signed(request: Request[Any, Any, Any], state: State) -> SignedWebhook:
     runtime = _runtime(state)
     return await authenticate(
         request,
-        db,
         runtime.directory,
         public_base_url=runtime.settings.public_url,
         trusted_proxies=runtime.trusted_proxies,
@@ -53,10 +52,11 @@ class TwilioWebhookController(Controller):
         summary="Twilio voice webhook: route the call and answer TwiML (signed by Twilio)",
     )
     async def voice(
-        self, request: Request[Any, Any, Any], db: Db, state: State, call: FromQuery[str | None] = None
+        self, request: Request[Any, Any, Any], state: State, call: FromQuery[str | None] = None
     ) -> Response[str]:
-        hook = await _signed(request, db, state)
-        return _twiml(await answer_voice(db, _runtime(state), hook, call))
+        hook = await _signed(request, state)
+        async with lazy_session(state.sessions) as db:
+            return _twiml(await answer_voice(db, _runtime(state), hook, call))
 
     @post(
         "/ivr",
@@ -67,7 +67,7 @@ class TwilioWebhookController(Controller):
     async def action(
         self, request: Request[Any, Any, Any], db: Db, state: State, turn: FromQuery[int] = 0
     ) -> Response[str]:
-        hook = await _signed(request, db, state)
+        hook = await _signed(request, state)
         return _twiml(await answer_action(db, _runtime(state), hook, turn))
 
     @post(
@@ -77,7 +77,7 @@ class TwilioWebhookController(Controller):
         summary="Where a call goes on after call control played DTMF into it",
     )
     async def resume(self, request: Request[Any, Any, Any], db: Db, state: State) -> Response[str]:
-        hook = await _signed(request, db, state)
+        hook = await _signed(request, state)
         return _twiml(await answer_resume(db, hook))
 
     @post(
@@ -89,7 +89,7 @@ class TwilioWebhookController(Controller):
     async def status(
         self, request: Request[Any, Any, Any], db: Db, state: State, call: FromQuery[str | None] = None
     ) -> None:
-        hook = await _signed(request, db, state)
+        hook = await _signed(request, state)
         await record_status(db, hook, call)
 
     @post(
@@ -99,5 +99,5 @@ class TwilioWebhookController(Controller):
         summary="Twilio recording status callback: one Recording per RecordingSid",
     )
     async def recording(self, request: Request[Any, Any, Any], db: Db, state: State) -> None:
-        hook = await _signed(request, db, state)
+        hook = await _signed(request, state)
         await record_recording(db, hook)

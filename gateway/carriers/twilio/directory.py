@@ -205,7 +205,7 @@ class AccountDirectory:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
+        sessions: async_sessionmaker[AsyncSession],
         *,
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.monotonic,
@@ -220,15 +220,20 @@ class AccountDirectory:
         self.checks = 0
         """How many times a cached account was checked against the database (its fingerprint)."""
 
-    async def get(self, db: AsyncSession, account_sid: str, *, reload: bool = False) -> TwilioAccount | None:
+    async def get(self, account_sid: str, *, reload: bool = False) -> TwilioAccount | None:
         """The account, from the cache when this process changed nothing since it was loaded; a TTL-expired entry
-        is served while it is checked in the background (other replicas' changes arrive within about `ttl`)."""
+        is served while it is checked in the background (other replicas' changes arrive within about `ttl`).
+
+        A load uses a session of its own, closed before returning: call it before the request's session holds a
+        connection (SQLite has one).
+        """
         cached = self._accounts.get(account_sid)
         if cached is not None and not reload and cached.generation == generation():
             if self.clock() - cached.loaded_at >= self.ttl:
                 self._check_later(account_sid, cached)
             return cached
-        return await self._load(db, account_sid)
+        async with self.sessions() as db:
+            return await self._load(db, account_sid)
 
     async def _load(self, db: AsyncSession, account_sid: str) -> TwilioAccount | None:
         account = await load_account(db, account_sid)
@@ -241,7 +246,7 @@ class AccountDirectory:
         return account
 
     def _check_later(self, account_sid: str, cached: TwilioAccount) -> None:
-        if self.sessions is None or account_sid in self._refreshing:
+        if account_sid in self._refreshing:
             return
         task = asyncio.create_task(
             self._check(account_sid, cached), name=f"twilio-account-check-{account_sid}"
@@ -250,7 +255,6 @@ class AccountDirectory:
         task.add_done_callback(lambda _: self._refreshing.pop(account_sid, None))
 
     async def _check(self, account_sid: str, cached: TwilioAccount) -> None:
-        assert self.sessions is not None
         try:
             async with self.sessions() as db:
                 self.checks += 1

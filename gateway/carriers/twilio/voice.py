@@ -10,13 +10,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from typing import Any
 
 import msgspec
-import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.phone import to_e164
@@ -56,18 +54,11 @@ _ADDRESS_SCHEMES = ("sip:", "sips:", "client:")
 # --- numbers ------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=65536)
-def _possible(e164: str) -> bool:
-    try:
-        return bool(phonenumbers.is_possible_number(phonenumbers.parse(e164, None)))
-    except phonenumbers.NumberParseException:
-        return False
-
-
 def _e164(raw: str, region: str, field: str) -> str:
-    """E.164 as Twilio sends it, kept when it is a possible number (carriers' ranges outrun phonenumbers'
-    metadata, and a real caller must not be refused for that); anything else must parse as a valid number."""
-    if is_canonical_e164(raw) and _possible(raw):
+    """E.164 as Twilio sends it is kept as is when it has a plausible length (7 to 15 digits: carriers' ranges
+    outrun phonenumbers' metadata, and a real caller must not be refused for that); anything else must parse as a
+    valid number for the project's region."""
+    if is_canonical_e164(raw) and len(raw) >= 8:
         return raw
     return to_e164(raw, region, field).e164
 

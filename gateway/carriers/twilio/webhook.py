@@ -14,7 +14,6 @@ from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.carriers.twilio.directory import RECHECK_AFTER, AccountDirectory, TwilioAccount
 from gateway.carriers.twilio.signature import (
@@ -133,7 +132,6 @@ def reject(reason: str, request: Request[Any, Any, Any], account_sid: str | None
 
 async def authenticate(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
     directory: AccountDirectory,
     *,
     public_base_url: str,
@@ -148,9 +146,7 @@ async def authenticate(
     account_sid = _first(params.get("AccountSid", ""))
     if not account_sid:
         raise reject("no AccountSid, so no auth token to check the signature with", request)
-    account = await directory.get(db, account_sid)
-    if db.in_transaction():
-        await db.commit()  # a cache miss read the database: release the connection (SQLite has one)
+    account = await directory.get(account_sid)
     if account is None:
         raise reject("no project uses this AccountSid", request, account_sid)
     url = public_url(origin_of(request), public_base_url=public_base_url, trusted_proxies=trusted_proxies)
@@ -171,8 +167,7 @@ async def authenticate(
 
     ok, reason = check(account.auth_token)
     if not ok and signature and directory.age(account) > RECHECK_AFTER:
-        reloaded = await directory.get(db, account_sid, reload=True)
-        await db.commit()
+        reloaded = await directory.get(account_sid, reload=True)
         if reloaded is not None and reloaded.auth_token != account.auth_token:
             account = reloaded
             ok, reason = check(account.auth_token)

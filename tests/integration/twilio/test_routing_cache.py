@@ -127,8 +127,7 @@ def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str) -> 
         incoming = RoutingCall(to=NUMBER, from_=CALLER, at=datetime.now(UTC))
 
         async def target() -> str:
-            async with sessions() as db:
-                account = await directory.get(db, ACCOUNT_SID)
+            account = await directory.get(ACCOUNT_SID)
             assert account is not None
             return target_label(account.index.resolve(incoming).target)
 
