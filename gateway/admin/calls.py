@@ -275,6 +275,8 @@ async def place_outbound(
         before=None,
         after={"to": to, "carrier": data.carrier, "status": call.status},
     )
+    if placed.after_commit is not None:
+        placed.after_commit()
     return await _detail(db, call)
 
 

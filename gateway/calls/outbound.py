@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
@@ -57,6 +58,8 @@ class PlacedCall(msgspec.Struct, kw_only=True):
     update: StatusUpdate | None = None
     """What is known right away (answered, or a failure with its SIP code); later progress arrives by webhook."""
     end_reason: str | None = None
+    after_commit: Callable[[], None] | None = None
+    """Work to start once the call record is committed (e.g. a background dial that will update it)."""
 
 
 class CallPlacer(Protocol):

@@ -108,8 +108,11 @@ class LiveKitPlacer:
             failed = StatusUpdate(state=CallState.FAILED, at=utcnow())
             return PlacedCall(livekit_room=dial.room, update=failed, end_reason=_short(error.detail))
         if not ctx.request.wait_until_answered:
-            self._tasks.spawn(self._dial_in_background(livekit, dial), name=f"dial {dial.call_id}")
-            return PlacedCall(livekit_room=dial.room)
+            # Dial only once the call record is committed: the dial's outcome is written into that row.
+            def dial_later() -> None:
+                self._tasks.spawn(self._dial_in_background(livekit, dial), name=f"dial {dial.call_id}")
+
+            return PlacedCall(livekit_room=dial.room, after_commit=dial_later)
         placed = await self._dial(livekit, dial)
         # Webhooks may have updated the call meanwhile: continue from the stored row, locked.
         await db.refresh(call, with_for_update=True)
