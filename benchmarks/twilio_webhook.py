@@ -209,12 +209,10 @@ def main() -> None:
     for name in gateway:
         figures[f"{name}_ratio_to_bare"] = round(gateway[name]["rps"] / bare["rps"], 3)
     main_run = gateway["voice_flow"]
-    figures["goal_met"] = (
-        main_run["rps"] >= 1000
-        and main_run["p99_ms"] < 50
-        and main_run["rps"] / bare["rps"] >= 1 / 3
-        and main_run["non2xx"] == 0
-    )
+    figures["goal_rate_met"] = main_run["rps"] >= 1000 and main_run["non2xx"] == 0
+    figures["goal_p99_met"] = main_run["p99_ms"] < 50
+    figures["goal_ratio_met"] = main_run["rps"] / bare["rps"] >= 1 / 3
+    figures["goal_met"] = all(figures[goal] for goal in ("goal_rate_met", "goal_p99_met", "goal_ratio_met"))
     for key, value in figures.items():
         print(f"{key:36} {value}")
     print(json.dumps({"benchmark": "twilio_webhook", **figures}))
