@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,35 +29,22 @@ class Actor:
     source_ip: str | None = None
 
 
-def record_digest(
-    *,
-    project_id: str,
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    before: Any,
-    after: Any,
-    request_id: str | None,
-    source_ip: str | None,
-    prev_hash: str,
-) -> str:
+def record_digest(entry: AuditLog) -> str:
+    """SHA-256 over everything a record says, including the previous record's hash."""
     body = json.dumps(
         [
-            project_id,
-            seq,
-            at.isoformat(),
-            actor,
-            action,
-            object_type,
-            object_id,
-            before,
-            after,
-            request_id,
-            source_ip,
-            prev_hash,
+            entry.project_id,
+            entry.seq,
+            entry.at.isoformat(),
+            entry.actor,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.before,
+            entry.after,
+            entry.request_id,
+            entry.source_ip,
+            entry.prev_hash,
         ],
         sort_keys=True,
         separators=(",", ":"),
@@ -92,27 +78,10 @@ async def append(
             .returning(AuditHead.seq, AuditHead.hash)
         )
     ).one()
-    seq, prev_hash = int(head.seq), str(head.hash)
-    at = utcnow()
-    digest = record_digest(
-        project_id=project_id,
-        seq=seq,
-        at=at,
-        actor=actor.key_id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        request_id=actor.request_id,
-        source_ip=actor.source_ip,
-        prev_hash=prev_hash,
-    )
-    await session.execute(update(AuditHead).where(AuditHead.project_id == project_id).values(hash=digest))
     entry = AuditLog(
         project_id=project_id,
-        seq=seq,
-        at=at,
+        seq=int(head.seq),
+        at=utcnow(),
         actor=actor.key_id,
         action=action,
         object_type=object_type,
@@ -121,9 +90,10 @@ async def append(
         after=after,
         request_id=actor.request_id,
         source_ip=actor.source_ip,
-        prev_hash=prev_hash,
-        hash=digest,
+        prev_hash=str(head.hash),
     )
+    entry.hash = record_digest(entry)
+    await session.execute(update(AuditHead).where(AuditHead.project_id == project_id).values(hash=entry.hash))
     session.add(entry)
     await session.flush()
     return entry
@@ -153,20 +123,7 @@ async def verify(session: AsyncSession, project_id: str) -> ChainReport:
             )
         if row.prev_hash != prev:
             return ChainReport(project_id, count, False, row.seq, "link broken: prev_hash does not match")
-        digest = record_digest(
-            project_id=row.project_id,
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            object_type=row.object_type,
-            object_id=row.object_id,
-            before=row.before,
-            after=row.after,
-            request_id=row.request_id,
-            source_ip=row.source_ip,
-            prev_hash=row.prev_hash,
-        )
+        digest = record_digest(row)
         if digest != row.hash:
             return ChainReport(project_id, count, False, row.seq, "content changed: hash does not match")
         prev = row.hash
