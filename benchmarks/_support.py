@@ -51,6 +51,22 @@ def process(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[subpr
             proc.kill()
 
 
+def bare_server(port: int) -> list[str]:
+    """The baseline app (benchmarks/_bare_app.py) under uvicorn, pinned like the gateway."""
+    return [
+        *pinned(SERVER_CORE),
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "benchmarks._bare_app:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -14,7 +14,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import PYTHON, SERVER_CORE, pinned, process, rss_mb, wait_ready, wrk
+from benchmarks._support import PYTHON, SERVER_CORE, bare_server, pinned, process, rss_mb, wait_ready, wrk
 from tests.support.live_server import free_port
 
 CREATE_LUA = """
@@ -82,18 +82,7 @@ def throughput(work: Path) -> dict[str, float]:
         listed = wrk(f"{base}/v1/numbers?limit=50", headers=auth)
         assert proc.poll() is None
     port = free_port()
-    bare_cmd = [
-        *pinned(SERVER_CORE),
-        PYTHON,
-        "-m",
-        "uvicorn",
-        "benchmarks._bare_app:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    bare_cmd = bare_server(port)
     with process(bare_cmd):
         wait_ready(f"http://127.0.0.1:{port}/bare")
         bare_get = wrk(f"http://127.0.0.1:{port}/bare")

@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import PYTHON, ROOT, SERVER_CORE, pinned, process, wait_ready, wrk
+from benchmarks._support import PYTHON, ROOT, SERVER_CORE, bare_server, pinned, process, wait_ready, wrk
 from benchmarks._twilio_requests import replay_script, write_requests
 from tests.support.live_server import free_port
 
@@ -126,21 +126,6 @@ def best(runs: list[dict[str, float]]) -> dict[str, float]:
 def calls_in(db: Path) -> int:
     with sqlite3.connect(db) as connection:
         return int(connection.execute("SELECT count(*) FROM calls").fetchone()[0])
-
-
-def bare_server(port: int) -> list[str]:
-    return [
-        *pinned(SERVER_CORE),
-        PYTHON,
-        "-m",
-        "uvicorn",
-        "benchmarks._bare_app:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
 
 
 def signed_requests(work: Path, base: str, name: str, number: str, run: int, seed: int) -> Path:
