@@ -79,10 +79,14 @@ class DialNumber(_Action, frozen=True, tag="dial_number"):
 
 
 class DialSip(_Action, frozen=True, tag="dial_sip"):
+    """Dial a SIP URI; `username`/`password` answer the far end's digest challenge (e.g. LiveKit's bridge trunk)."""
+
     uri: str
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     caller_id: str | None = None
     timeout: int = 30
+    username: str | None = None
+    password: str | None = None
 
 
 class ConnectAgent(_Action, frozen=True, tag="connect_agent"):

@@ -104,7 +104,11 @@ def render_twiml_uncached(
             case DialNumber():
                 _dial(response, action, action_url).number(action.number)
             case DialSip():
-                _dial(response, action, action_url).sip(_sip_with_headers(action.uri, action.headers))
+                _dial(response, action, action_url).sip(
+                    _sip_with_headers(action.uri, action.headers),
+                    username=action.username,
+                    password=action.password,
+                )
             case Hangup():
                 response.hangup()
             case HttpRequest() | ConnectAgent():

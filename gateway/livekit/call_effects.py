@@ -6,6 +6,11 @@
   calls, what the disconnect reason suggests - the dial's SIP status, recorded by the placer, explains it better;
 - `room_finished` ends a call still open in the room.
 
+A SIP participant whose `trunkline.call_id` names a call of another carrier (a Twilio call bridged to an agent
+through the bridge trunk, `bridging`) is that call's leg into LiveKit: it only notes `bridge.joined` /
+`bridge.left` (and fills in the call's room); the carrier's own callbacks own that call's lifecycle, so neither
+the leg nor the room closing ends it.
+
 Both writers (`events` one event at a time, `writer` in batches) carry out these effects the same way.
 """
 
@@ -21,11 +26,13 @@ from gateway.db.types import utcnow
 from gateway.logs import mask_text
 from routing.numbers import InvalidNumber, normalize
 
+from . import bridging
 from .webhooks import LiveKitEvent, Participant
 
 SOURCE = "livekit"
-CALL_ATTR = "trunkline.call_id"
-"""Set by the placer on the SIP participant of an outbound call: the gateway's call id."""
+CALL_ATTR = bridging.CALL_ATTR
+"""The gateway's call id on a SIP participant: set by the placer (outbound calls) or mapped by the bridge trunk
+from a carrier's `X-Trunkline-Call-Id` header (bridged calls)."""
 
 ANSWERED_STATUSES = ("active", "automation")
 _UNANSWERED_END = {
@@ -57,6 +64,8 @@ class CallEffect:
     watch: tuple[str, str] | None = None
     """(room, identity) of an inbound SIP participant to poll until it answers."""
     stop_watch: tuple[str, str] | None = None
+    room: str | None = None
+    """The LiveKit room of the call, set when the call has none yet."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,43 @@ def sip_effect(
     return CallEffect(None, data, note_at=at, carrier_call_id=carrier_call_id, watch=watch)
 
 
-def room_effect(event: LiveKitEvent, *, snapshot: CallSnapshot) -> CallEffect:
+def is_bridged(carrier: str) -> bool:
+    """Whether a call found by its `trunkline.call_id` belongs to another carrier, bridged into LiveKit."""
+    return carrier != SOURCE
+
+
+def participant_effect(
+    event: LiveKitEvent, participant: Participant, *, carrier: str, direction: str, snapshot: CallSnapshot
+) -> CallEffect:
+    """What a SIP participant event means for the call it belongs to (a bridged leg, or a LiveKit call)."""
+    if is_bridged(carrier):
+        return bridge_effect(event, participant)
+    return sip_effect(event, participant, direction=direction, snapshot=snapshot)
+
+
+def bridge_effect(event: LiveKitEvent, participant: Participant) -> CallEffect:
+    """A bridged leg joined or left the agent's room: noted, the call's status untouched."""
+    sip = participant.sip
+    data: dict[str, Any] = {
+        "event_id": event.id,
+        "identity": mask_text(participant.identity),
+        "room": room_of(event),
+        "agent": participant.attributes.get(bridging.AGENT_ATTR, ""),
+        "call_status": sip.call_status if sip is not None else "",
+        "sip_call_id": sip.call_id if sip is not None else "",
+    }
+    if event.event == "participant_left":
+        data["reason"] = participant.disconnect_reason
+        return CallEffect(None, data, note="bridge.left", note_at=event_time(event))
+    return CallEffect(
+        None, data, note="bridge.joined", note_at=event_time(event), room=room_of(event) or None
+    )
+
+
+def room_effect(event: LiveKitEvent, *, snapshot: CallSnapshot, carrier: str = SOURCE) -> CallEffect:
+    """`room_finished` for a call still open in the room (a bridged call only notes it)."""
+    if is_bridged(carrier):
+        return CallEffect(None, {"event_id": event.id, "room": room_of(event)}, note="bridge.room_finished")
     answered = snapshot.answered_at is not None
     update = StatusUpdate(state=CallState.COMPLETED if answered else CallState.CANCELED, at=event_time(event))
     return CallEffect(update, {"event_id": event.id}, end_reason="room closed")

@@ -2,8 +2,9 @@
 
 The batch writer (`writer`) handles calls and rooms in bulk and falls back to this path when a batch fails;
 sessions and recordings always come here. What an event means for a call is decided in `call_effects`.
-- SIP participant joined/left: the call is opened on first sight (inbound, by `sip.callID`) or found by the
-  placer's `trunkline.call_id` (outbound); either event can come first;
+- SIP participant joined/left: the call is opened on first sight (inbound, by `sip.callID`) or found by its
+  `trunkline.call_id` (outbound: the placer's; bridged carrier calls: the bridge trunk's); either event can come
+  first;
 - `room_finished` ends the calls (and the web session) still open in the room;
 - egress events become `Recording` rows (unique by egress id), never moving back from a final status.
 """
@@ -22,7 +23,15 @@ from gateway.db.models import Call, Recording
 from gateway.ids import new_id
 from gateway.sessions import records as sessions
 
-from .call_effects import SOURCE, CallEffect, event_time, inbound_call, keys_of, room_effect, sip_effect
+from .call_effects import (
+    SOURCE,
+    CallEffect,
+    event_time,
+    inbound_call,
+    keys_of,
+    participant_effect,
+    room_effect,
+)
 from .webhooks import LiveKitEvent, Participant
 
 Effect = Literal["call", "session", "room", "recording", "ignored"]
@@ -73,6 +82,8 @@ async def carry_out(db: AsyncSession, call: Call, effect: CallEffect, dedupe_key
         await add_event(db, call, effect.note, SOURCE, effect.data, dedupe_key=dedupe_key, at=effect.note_at)
     if effect.end_reason and call.end_reason is None:
         call.end_reason = effect.end_reason
+    if effect.room and not call.livekit_room:
+        call.livekit_room = effect.room
 
 
 async def apply(db: AsyncSession, project_id: str, event: LiveKitEvent, trunk_of: dict[str, str]) -> Applied:
@@ -113,7 +124,9 @@ async def _sip_participant(
         call = (await open_call(db, new))[0] if new is not None else None
     if call is None:
         return Applied("ignored")
-    effect = sip_effect(event, participant, direction=call.direction, snapshot=snapshot_of(call))
+    effect = participant_effect(
+        event, participant, carrier=call.carrier, direction=call.direction, snapshot=snapshot_of(call)
+    )
     await carry_out(db, call, effect, event.id)
     watch = Watch(effect.watch[0], effect.watch[1], call.id) if effect.watch else None
     return Applied("call", watch=watch, stop_watch=effect.stop_watch)
@@ -133,7 +146,8 @@ async def _room_finished(db: AsyncSession, project_id: str, room: str, event: Li
         .with_for_update()
     )
     for call in open_calls.all():
-        await carry_out(db, call, room_effect(event, snapshot=snapshot_of(call)), event.id)
+        effect = room_effect(event, snapshot=snapshot_of(call), carrier=call.carrier)
+        await carry_out(db, call, effect, event.id)
 
 
 async def _egress(db: AsyncSession, project_id: str, event: LiveKitEvent) -> None:

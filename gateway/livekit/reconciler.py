@@ -26,6 +26,7 @@ from routing.compile import compile_dispatch
 
 from . import desired as want
 from . import sync_store as store
+from .bridging import BRIDGE_KEY, BridgeCredentials, bridge_credentials, bridge_rule, bridge_trunk
 from .clients import LiveKitClients
 from .desired import Desired
 from .errors import LiveKitError, LiveKitUnavailable
@@ -58,9 +59,12 @@ class SyncReport(msgspec.Struct, kw_only=True):
 class _Run:
     """The LiveKit side of one reconciliation."""
 
-    def __init__(self, livekit: LiveKit, stored: store.Stored, *, dry_run: bool) -> None:
+    def __init__(
+        self, livekit: LiveKit, stored: store.Stored, *, dry_run: bool, bridge: BridgeCredentials
+    ) -> None:
         self.livekit = livekit
         self.stored = stored
+        self.bridge = bridge
         self.project_id = stored.project.id
         self.dry_run = dry_run
         self.done: list[Op] = []
@@ -74,10 +78,18 @@ class _Run:
         inbound = [want.actual("inbound_trunk", t) for t in await self.livekit.list_inbound_trunks()]
         outbound = [want.actual("outbound_trunk", t) for t in await self.livekit.list_outbound_trunks()]
         rules = [want.actual("dispatch_rule", r) for r in await self.livekit.list_dispatch_rules()]
-        trunks = self._wanted_trunks()
+        trunks = [
+            *self._wanted_trunks(),
+            self._wanted_bridge(bridge_trunk(self.project_id, self.bridge), inbound),
+        ]
         trunk_ops = plan(self.project_id, trunks, inbound + outbound)
         await self._apply([op for op in trunk_ops if op.action != "delete"])
         wanted_rules, keep = self._wanted_rules()
+        bridge_trunk_id = self.trunk_ids.get(BRIDGE_KEY)
+        if bridge_trunk_id:
+            wanted_rules.append(self._wanted_bridge(bridge_rule(self.project_id, bridge_trunk_id), rules))
+        else:
+            keep.add(BRIDGE_KEY)
         rule_ops = plan(self.project_id, wanted_rules, rules, keep=keep)
         order = {"delete": 0, "adopt": 1, "update": 1, "create": 2}
         await self._apply(sorted(rule_ops, key=lambda op: order[op.action]), retry_conflicts=True)
@@ -99,6 +111,18 @@ class _Run:
             if trunk.livekit_trunk_id:
                 self.trunk_ids[trunk.id] = trunk.livekit_trunk_id
         return wanted
+
+    def _wanted_bridge(self, info: want.Info, current: list[want.Actual]) -> Wanted:
+        """A bridge object: derived, never stored, so LiveKit's marked copy is the known one, and any difference
+        from what is derived is drift."""
+        kind: want.Kind = "dispatch_rule" if isinstance(info, api.SIPDispatchRuleInfo) else "inbound_trunk"
+        mark = want.Mark(self.project_id, BRIDGE_KEY)
+        copies = sorted(a.livekit_id for a in current if a.kind == kind and a.mark == mark)
+        known = copies[0] if copies else None
+        if known and kind == "inbound_trunk":
+            self.trunk_ids[BRIDGE_KEY] = known
+        item = Desired(kind, BRIDGE_KEY, info, known, "bridge")
+        return Wanted(item, digest(info) if known else None)
 
     def _wanted_rules(self) -> tuple[list[Wanted], set[str]]:
         wanted: list[Wanted] = []
@@ -282,7 +306,10 @@ class Reconciler:
             return self._report(project_id, "failed", dry_run, started, [], ["project not found"], [])
         if not self._clients.configured(stored.project):
             return self._report(project_id, "not_configured", dry_run, started, [], [], [])
-        run = _Run(await self._clients.get(stored.project), stored, dry_run=dry_run)
+        credentials = self._clients.credentials(stored.project)
+        assert credentials is not None
+        bridge = bridge_credentials(project_id, credentials.api_secret)
+        run = _Run(await self._clients.get(stored.project), stored, dry_run=dry_run, bridge=bridge)
         status: SyncStatus
         try:
             await run.run()

@@ -33,7 +33,15 @@ from gateway.db.types import utcnow
 from gateway.sessions import records as sessions
 
 from . import events
-from .call_effects import SOURCE, CallEffect, inbound_call, keys_of, room_effect, room_of, sip_effect
+from .call_effects import (
+    SOURCE,
+    CallEffect,
+    inbound_call,
+    keys_of,
+    participant_effect,
+    room_effect,
+    room_of,
+)
 from .webhooks import LiveKitEvent
 
 logger = logging.getLogger("gateway.livekit.webhooks")
@@ -149,6 +157,8 @@ class _Calls:
         self._events.append({**event, "dedupe_key": dedupe_key})
         if effect.end_reason and call.end_reason is None:
             call.end_reason = effect.end_reason
+        if effect.room and not call.livekit_room:
+            call.livekit_room = effect.room
 
 
 class EventWriter:
@@ -262,13 +272,16 @@ class EventWriter:
             if call is None:
                 return events.Applied("ignored")
             snapshot = snapshot_of(call)
-            effect = sip_effect(event, event.participant, direction=call.direction, snapshot=snapshot)
+            effect = participant_effect(
+                event, event.participant, carrier=call.carrier, direction=call.direction, snapshot=snapshot
+            )
             calls.carry_out(call, effect, event.id)
             watch = events.Watch(effect.watch[0], effect.watch[1], call.id) if effect.watch else None
             return events.Applied("call", watch=watch, stop_watch=effect.stop_watch)
         if kind == "room" and not sessions.is_session_room(room_of(event)):
             for call in calls.in_room(item.project_id, room_of(event)):
-                calls.carry_out(call, room_effect(event, snapshot=snapshot_of(call)), event.id)
+                effect = room_effect(event, snapshot=snapshot_of(call), carrier=call.carrier)
+                calls.carry_out(call, effect, event.id)
             return events.Applied("room")
         await calls.flush()  # sessions and recordings look calls up in the database
         return await events.apply(db, item.project_id, event, await self._trunks(db, item.project_id))

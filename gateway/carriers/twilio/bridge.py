@@ -1,9 +1,12 @@
 """Bridging a Twilio call to a voice agent in LiveKit: room and agent dispatch first, then `<Dial><Sip>`.
 
 The room is named after the call record (`call_...`) and created with the agent dispatch in one CreateRoom, so a
-retried webhook finds the room and dispatches nothing twice. Twilio then dials LiveKit SIP with X- headers that
-tie the SIP leg to the call record. LiveKit gets `BRIDGE_TIMEOUT` seconds: a caller whose agent cannot be reached
-hears the route's fallback within two seconds, not a long silence.
+retried webhook finds the room and dispatches nothing twice. Twilio then dials `sip:<room>@<LiveKit SIP host>`
+with the digest credentials of the project's bridge trunk (`gateway.livekit.bridging`, kept in LiveKit by the
+reconciler): its callee rule puts the leg in the room named by the user part, the agent's room, and the trunk
+maps the X- headers to attributes that tie the leg to the call record (one call, one record). LiveKit gets
+`BRIDGE_TIMEOUT` seconds: a caller whose agent cannot be reached hears the route's fallback within two seconds,
+not a long silence.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from gateway.carriers.twilio.directory import LiveKitCredentials
 from gateway.ivr import DialSip
 from gateway.livekit import AgentSpec, LiveKit, LiveKitError, LiveKitUnavailable
+from gateway.livekit.bridging import AGENT_HEADER, CALL_ID_HEADER, ROOM_HEADER, BridgeCredentials
 
 log = logging.getLogger("trunkline.twilio.bridge")
 
@@ -24,9 +28,7 @@ BRIDGE_TIMEOUT = 1.5
 """Seconds LiveKit has to create the room and dispatch; the caller's fallback must start within 2 s."""
 ROOM_EMPTY_TIMEOUT = 120
 ROOM_DEPARTURE_TIMEOUT = 20
-CALL_ID_HEADER = "X-Trunkline-Call-Id"
-ROOM_HEADER = "X-Trunkline-Room"
-AGENT_HEADER = "X-Trunkline-Agent"
+__all__ = ["AGENT_HEADER", "CALL_ID_HEADER", "ROOM_HEADER"]
 
 
 class BridgeFailed(Exception):
@@ -44,7 +46,7 @@ class BridgeRequest:
     agent: str
     config: dict[str, Any]
     number: str
-    """The project's Twilio number on this call: the SIP user part LiveKit matches its inbound trunk on."""
+    """The project's Twilio number on this call."""
     caller: str
     called: str
     first_in_room: bool
@@ -127,20 +129,24 @@ async def open_bridge(livekit: LiveKit, request: BridgeRequest, *, within: float
         raise BridgeFailed(f"LiveKit refused: {error.code}") from None
 
 
-def sip_uri(livekit_sip_uri: str, number: str) -> str:
-    """LiveKit SIP's URI with the Twilio number as user part (`sip:+1415...@x.sip.livekit.cloud`)."""
+def sip_uri(livekit_sip_uri: str, user: str) -> str:
+    """LiveKit SIP's URI with `user` as user part (`sip:call_...@x.sip.livekit.cloud`); any user part or
+    parameters the setting carries are replaced by it."""
     scheme, _, rest = livekit_sip_uri.partition(":")
-    if not rest:
+    if not rest or scheme.lower() not in ("sip", "sips"):
         scheme, rest = "sip", livekit_sip_uri
-    if "@" in rest or not number:
-        return f"{scheme}:{rest}"
-    return f"{scheme}:{number}@{rest}"
+    host = rest.rpartition("@")[2]
+    if not user:
+        return f"{scheme}:{host}"
+    return f"{scheme}:{user}@{host}"
 
 
-def dial_livekit(livekit_sip_uri: str, request: BridgeRequest) -> DialSip:
-    """The `<Dial><Sip>` that carries the caller into the room, tied to the call record by its headers."""
+def dial_livekit(livekit_sip_uri: str, request: BridgeRequest, credentials: BridgeCredentials) -> DialSip:
+    """The `<Dial><Sip>` that carries the caller into the agent's room over the project's bridge trunk."""
     return DialSip(
-        uri=sip_uri(livekit_sip_uri, request.number),
+        uri=sip_uri(livekit_sip_uri, request.room),
         headers={CALL_ID_HEADER: request.call_id, ROOM_HEADER: request.room, AGENT_HEADER: request.agent},
         timeout=request.timeout,
+        username=credentials.username,
+        password=credentials.password,
     )

@@ -42,6 +42,7 @@ from gateway.ivr import (
     start,
 )
 from gateway.ivr.driver import pending_request
+from gateway.livekit.bridging import bridge_credentials
 from routing.model import (
     AgentTarget,
     Decision,
@@ -199,7 +200,7 @@ class Responder:
         call.livekit_room = request.room
         call.agent_id = agent.id
         self.ex.event("bridge.ready", {"agent": agent.name, "room": request.room}, source="livekit")
-        return dial_livekit(sip, request)
+        return dial_livekit(sip, request, bridge_credentials(self.account.project_id, credentials.api_secret))
 
     # --- IVR ------------------------------------------------------------------------------------------------
 

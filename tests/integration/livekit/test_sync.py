@@ -8,20 +8,31 @@ from livekit import api
 from sqlalchemy import update
 
 from gateway.db.models import Trunk
+from gateway.livekit.bridging import BRIDGE_KEY
+from gateway.livekit.desired import mark_of
 from tests.conftest import run_db
 from tests.integration.livekit.conftest import DID, Gateway, eventually, inbound_setup, outbound_setup
 
 SECOND_DID = "+14155550101"
 
 
+def _is_bridge(info: api.SIPInboundTrunkInfo | api.SIPDispatchRuleInfo) -> bool:
+    mark = mark_of(info)
+    return mark is not None and mark.object_id == BRIDGE_KEY
+
+
 def _inbound(gw: Gateway) -> list[api.SIPInboundTrunkInfo]:
+    """LiveKit's inbound trunks but the project's managed bridge trunk (`test_bridge_objects...`)."""
     with gw.livekit.world.lock:
-        return sorted(gw.livekit.world.inbound_trunks.values(), key=lambda t: t.name)
+        trunks = [t for t in gw.livekit.world.inbound_trunks.values() if not _is_bridge(t)]
+    return sorted(trunks, key=lambda t: t.name)
 
 
 def _rules(gw: Gateway) -> list[api.SIPDispatchRuleInfo]:
+    """LiveKit's dispatch rules but the project's managed bridge rule."""
     with gw.livekit.world.lock:
-        return sorted(gw.livekit.world.dispatch_rules.values(), key=lambda r: r.name)
+        rules = [r for r in gw.livekit.world.dispatch_rules.values() if not _is_bridge(r)]
+    return sorted(rules, key=lambda r: r.name)
 
 
 def test_trunks_numbers_and_compiled_rules_reach_livekit_with_their_ids(gateway: Gateway) -> None:
@@ -66,8 +77,8 @@ def test_outbound_trunk_gets_its_write_only_password_and_manual_rules_their_trun
 
     with gateway.livekit.world.lock:
         (out,) = gateway.livekit.world.outbound_trunks.values()
-        (rule,) = gateway.livekit.world.dispatch_rules.values()
-        (inn,) = gateway.livekit.world.inbound_trunks.values()
+    (rule,) = _rules(gateway)
+    (inn,) = _inbound(gateway)
     assert (out.address, out.auth_username, out.auth_password) == (
         "sip.carrier.example",
         "trunkline",

@@ -141,13 +141,16 @@ def running_gateway(
     env: dict[str, str] | None = None,
     port: int | None = None,
     token: str | None = None,
+    livekit_webhooks: bool = False,
 ) -> Iterator[Gateway]:
-    """The gateway on loopback; `port` and `token` let a second gateway take over the first one's calls."""
+    """The gateway on loopback; `port` and `token` let a second gateway take over the first one's calls;
+    with `livekit_webhooks` the LiveKit stand-in posts its signed webhooks to the gateway."""
     flows = tmp_path / "flows"
     flows.mkdir(exist_ok=True)
     copy_sample_flows(flows, crm_url)
     port = port or free_port()
-    standin = StandInThread().start() if livekit else None
+    hook = f"http://127.0.0.1:{port}/webhooks/livekit" if livekit_webhooks else None
+    standin = StandInThread(webhook_url=hook).start() if livekit else None
     try:
         values = {
             "DATABASE_URL": database_url,

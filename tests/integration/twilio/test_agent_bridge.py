@@ -90,7 +90,9 @@ def test_a_caller_is_bridged_to_the_agent_in_a_prepared_room(database_url: str, 
         (dialed,) = conversation.dialed
         target = urlsplit(dialed.address)
         assert dialed.kind == "sip"
-        assert f"{target.scheme}:{target.path}" == f"sip:{NUMBER}@trunkline-test.sip.livekit.cloud"
+        assert f"{target.scheme}:{target.path}" == f"sip:{room}@trunkline-test.sip.livekit.cloud"
+        assert dialed.attributes["username"].startswith("trunkline-")
+        assert len(dialed.attributes["password"]) >= 32
         assert dict(parse_qsl(target.query)) == {
             "X-Trunkline-Call-Id": record["id"],
             "X-Trunkline-Room": room,

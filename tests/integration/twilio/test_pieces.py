@@ -23,6 +23,7 @@ from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Call, CallEvent, Project
 from gateway.errors import InvalidInput
 from gateway.ivr import Digits, Silence, Speech, TransferResult
+from gateway.livekit.bridging import bridge_credentials
 from routing.model import ForwardTarget, RejectTarget
 from tests.support.twilio import parse_twiml
 from tests.support.twilio.twiml import Dial, Record, Reject
@@ -122,10 +123,13 @@ def test_answers_are_twiml_twilio_runs() -> None:
     assert answers.play_digits("12w#", resume_url="https://a/resume").count('digits="12w#"') == 1
 
 
-def test_the_sip_uri_carries_the_number_and_the_call() -> None:
-    assert sip_uri("sip:x.sip.livekit.cloud", "+442079460000") == "sip:+442079460000@x.sip.livekit.cloud"
-    assert sip_uri("x.sip.livekit.cloud;transport=tcp", "+1") == "sip:+1@x.sip.livekit.cloud;transport=tcp"
-    assert sip_uri("sips:bridge@x.example.com", "+1") == "sips:bridge@x.example.com"
+def test_the_sip_uri_names_the_room_and_carries_the_call() -> None:
+    assert sip_uri("sip:x.sip.livekit.cloud", "call_1") == "sip:call_1@x.sip.livekit.cloud"
+    assert (
+        sip_uri("x.sip.livekit.cloud;transport=tcp", "call_1")
+        == "sip:call_1@x.sip.livekit.cloud;transport=tcp"
+    )
+    assert sip_uri("sips:bridge@x.example.com", "call_1") == "sips:call_1@x.example.com"
     request = BridgeRequest(
         call_id="call_1",
         call_sid="CA1",
@@ -136,7 +140,10 @@ def test_the_sip_uri_carries_the_number_and_the_call() -> None:
         called="+442079460000",
         first_in_room=True,
     )
-    dial = dial_livekit("sip:x.sip.livekit.cloud", request)
+    credentials = bridge_credentials("prj_1", "secret")
+    dial = dial_livekit("sip:x.sip.livekit.cloud", request, credentials)
+    assert dial.uri == "sip:call_1@x.sip.livekit.cloud"
+    assert (dial.username, dial.password) == (credentials.username, credentials.password)
     assert dial.headers == {
         "X-Trunkline-Call-Id": "call_1",
         "X-Trunkline-Room": "call_1",
