@@ -8,10 +8,10 @@ from livekit import api
 from livekit.protocol import models as proto_models
 
 from gateway.calls.lifecycle import CallSnapshot, CallState
-from gateway.livekit import desired
-from gateway.livekit.call_effects import room_effect, sip_effect
+from gateway.livekit import bridging, desired
+from gateway.livekit.call_effects import participant_effect, room_effect, sip_effect
 from gateway.livekit.sync_plan import Wanted, digest, plan
-from gateway.livekit.webhooks import parse_event
+from gateway.livekit.webhooks import LiveKitEvent, Participant, parse_event
 from tests.support.livekit_standin.webhooks import build_event
 
 PROJECT = "prj_1"
@@ -145,3 +145,83 @@ def test_a_finished_room_completes_answered_calls_and_cancels_the_rest() -> None
     assert room_effect(event, snapshot=CallSnapshot()).update.state is CallState.CANCELED  # type: ignore[union-attr]
     answered = CallSnapshot(answered_at=datetime.now(UTC))
     assert room_effect(event, snapshot=answered).update.state is CallState.COMPLETED  # type: ignore[union-attr]
+
+
+def test_the_bridge_trunk_and_rule_are_marked_derived_and_stable() -> None:
+    credentials = bridging.bridge_credentials(PROJECT, "secret-a")
+    assert credentials == bridging.bridge_credentials(PROJECT, "secret-a"), "every replica derives the same"
+    assert credentials != bridging.bridge_credentials("prj_2", "secret-a")
+    assert credentials.password != bridging.bridge_credentials(PROJECT, "secret-b").password
+    assert credentials.password not in repr(credentials)
+    assert "secret-a" not in credentials.username + credentials.password
+
+    trunk_info = bridging.bridge_trunk(PROJECT, credentials)
+    assert desired.mark_of(trunk_info) == desired.Mark(PROJECT, bridging.BRIDGE_KEY)
+    assert list(trunk_info.numbers) == [], "any dialled user part (the call id)"
+    assert (trunk_info.auth_username, trunk_info.auth_password) == (
+        credentials.username,
+        credentials.password,
+    )
+    assert dict(trunk_info.headers_to_attributes) == {
+        "X-Trunkline-Call-Id": "trunkline.call_id",
+        "X-Trunkline-Agent": "trunkline.agent",
+    }
+    rule = bridging.bridge_rule(PROJECT, "ST_bridge")
+    assert desired.mark_of(rule) == desired.Mark(PROJECT, bridging.BRIDGE_KEY)
+    assert list(rule.trunk_ids) == ["ST_bridge"]
+    assert rule.rule.WhichOneof("rule") == "dispatch_rule_callee"
+    callee = rule.rule.dispatch_rule_callee
+    assert (callee.room_prefix, callee.randomize, callee.pin) == ("", False, "")
+    assert not rule.HasField("room_config"), "the agent is already in the call's room"
+    assert digest(rule) == digest(bridging.bridge_rule(PROJECT, "ST_bridge"))
+
+
+def test_the_bridge_trunk_is_planned_like_any_marked_object() -> None:
+    info = bridging.bridge_trunk(PROJECT, bridging.bridge_credentials(PROJECT, "secret-a"))
+    item = Wanted(desired.Desired("inbound_trunk", bridging.BRIDGE_KEY, info, "ST_b"), digest(info))
+    assert plan(PROJECT, [item], [held(info, "ST_b")]) == []
+    rotated = bridging.bridge_trunk(PROJECT, bridging.bridge_credentials(PROJECT, "secret-b"))
+    (update,) = plan(PROJECT, [item], [held(rotated, "ST_b")])
+    assert (update.action, update.drift) == ("update", True), "LiveKit's copy differs from the derived one"
+
+
+def _bridged_event(name: str, reason: int = 0) -> tuple[LiveKitEvent, Participant]:
+    participant = proto_models.ParticipantInfo(
+        identity="sip_+14155550123",
+        kind=proto_models.ParticipantInfo.Kind.SIP,
+        joined_at=1_700_000_000,
+        disconnect_reason=reason,  # type: ignore[arg-type]
+        attributes={
+            "sip.callID": "SCL_9",
+            "sip.callStatus": "active",
+            "trunkline.call_id": "call_1",
+            "trunkline.agent": "sales",
+        },
+    )
+    event = build_event(name, room=proto_models.Room(name="call_1"), participant=participant)
+    parsed = parse_event(event)
+    assert parsed.participant is not None
+    return parsed, parsed.participant
+
+
+def test_a_bridged_leg_is_noted_on_its_carrier_call_and_never_changes_its_status() -> None:
+    event, participant = _bridged_event("participant_joined")
+    answered = CallSnapshot(answered_at=datetime.now(UTC))
+    joined = participant_effect(event, participant, carrier="twilio", direction="inbound", snapshot=answered)
+    assert (joined.update, joined.note, joined.room, joined.watch) == (None, "bridge.joined", "call_1", None)
+    assert joined.carrier_call_id is None, "the Twilio call keeps its CallSid"
+    assert (joined.data["agent"], joined.data["sip_call_id"]) == ("sales", "SCL_9")
+    assert "14155550123" not in str(joined.data)
+
+    event, participant = _bridged_event("participant_left", proto_models.DisconnectReason.CLIENT_INITIATED)
+    left = participant_effect(event, participant, carrier="twilio", direction="inbound", snapshot=answered)
+    assert (left.update, left.note, left.end_reason) == (None, "bridge.left", None)
+    placed = participant_effect(
+        event, participant, carrier="livekit", direction="outbound", snapshot=answered
+    )
+    assert placed.update is not None
+    assert placed.update.state is CallState.COMPLETED, "LiveKit's own calls end"
+
+    finished = parse_event(build_event("room_finished", room=proto_models.Room(name="call_1")))
+    noted = room_effect(finished, snapshot=answered, carrier="twilio")
+    assert (noted.update, noted.note, noted.end_reason) == (None, "bridge.room_finished", None)

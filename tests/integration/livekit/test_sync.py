@@ -188,3 +188,46 @@ def test_wrong_livekit_credentials_are_reported_not_crashed(gateway: Gateway) ->
         assert report["status"] == "failed"
         assert "LIVEKIT_API_SECRET" in report["errors"][0]
         assert tenant.get("/v1/sync").json()["status"] == "failed"
+
+
+def _bridge(gw: Gateway) -> tuple[list[api.SIPInboundTrunkInfo], list[api.SIPDispatchRuleInfo]]:
+    with gw.livekit.world.lock:
+        trunks = [t for t in gw.livekit.world.inbound_trunks.values() if _is_bridge(t)]
+        rules = [r for r in gw.livekit.world.dispatch_rules.values() if _is_bridge(r)]
+    return trunks, rules
+
+
+def test_bridge_objects_are_synced_once_and_drift_back_to_their_derived_state(gateway: Gateway) -> None:
+    inbound_setup(gateway)
+    gateway.settle()
+    (trunk,), (rule,) = _bridge(gateway)
+    assert list(trunk.numbers) == []
+    assert trunk.auth_username.startswith("trunkline-")
+    assert len(trunk.auth_password) >= 32
+    assert trunk.auth_password not in gateway.get("/v1/sync").text
+    assert list(rule.trunk_ids) == [trunk.sip_trunk_id]
+    assert rule.rule.dispatch_rule_callee.room_prefix == ""
+    assert gateway.sync()["operations"] == [], "derived objects already in LiveKit need nothing"
+
+    async def tamper(client: api.LiveKitAPI) -> None:
+        changed = api.SIPInboundTrunkInfo()
+        changed.CopyFrom(trunk)
+        changed.auth_password = "guessable"
+        await client.sip.update_inbound_trunk(trunk.sip_trunk_id, changed)
+        await client.sip.delete_dispatch_rule(
+            api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule.sip_dispatch_rule_id)
+        )
+
+    gateway.lk(tamper)
+    drift = {
+        (d["action"], d["kind"], d["object_id"], d["drift"]) for d in gateway.get("/v1/sync").json()["drift"]
+    }
+    assert drift == {
+        ("update", "inbound_trunk", "bridge", True),
+        ("create", "dispatch_rule", "bridge", False),
+    }
+    gateway.sync()
+    (repaired,), (recreated,) = _bridge(gateway)
+    assert (repaired.sip_trunk_id, repaired.auth_password) == (trunk.sip_trunk_id, trunk.auth_password)
+    assert list(recreated.trunk_ids) == [trunk.sip_trunk_id]
+    assert gateway.sync()["operations"] == []

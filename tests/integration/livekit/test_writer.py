@@ -14,6 +14,7 @@ from livekit.protocol import webhook as proto_webhook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.calls.records import NewCall, new_call
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Call, CallEvent, Project, Recording
 from gateway.ids import new_id
@@ -146,3 +147,123 @@ async def test_batched_writes_match_one_by_one_writes(sessions: async_sessionmak
         outcomes.append(await outcome(sessions, project_id))
     assert len(outcomes[0]) == CALLS + 1
     assert outcomes[0] == outcomes[1]
+
+
+def bridged_history(call_id: str, n: int, now: int) -> list[proto_webhook.WebhookEvent]:
+    """Webhooks of a carrier call's SIP leg in the agent's room (bridge trunk: `trunkline.call_id` attribute)."""
+    rng = random.Random(n)
+    room = proto_models.Room(sid=f"RM_bridge{n}", name=call_id)
+    attributes = {
+        "sip.callID": f"SCL_bridge_{n}",
+        "sip.callStatus": rng.choice(["ringing", "active"]),
+        "sip.phoneNumber": "+14155550123",
+        "sip.trunkPhoneNumber": call_id,
+        "trunkline.call_id": call_id,
+        "trunkline.agent": "sales",
+    }
+    joined = proto_models.ParticipantInfo(
+        identity="sip_+14155550123",
+        kind=proto_models.ParticipantInfo.Kind.SIP,
+        joined_at=now - 30,
+        attributes=attributes,
+    )
+    left = proto_models.ParticipantInfo()
+    left.CopyFrom(joined)
+    left.disconnect_reason = rng.choice([Reason.CLIENT_INITIATED, Reason.ROOM_DELETED])
+    events = [
+        build_event("participant_joined", room=room, participant=joined),
+        build_event("participant_left", room=room, participant=left),
+        build_event("room_finished", room=room),
+    ]
+    for offset, event in enumerate(events):
+        event.created_at = now - 20 + offset * 5
+    rng.shuffle(events)
+    return events + events[: rng.randint(0, 2)]
+
+
+async def twilio_calls(sessions: async_sessionmaker[AsyncSession], project_id: str) -> list[str]:
+    """Answered Twilio calls bridged to an agent; every other one already knows its room."""
+    async with sessions() as db:
+        calls = []
+        for n in range(CALLS):
+            call = new_call(
+                NewCall(
+                    project_id=project_id,
+                    direction="inbound",
+                    carrier="twilio",
+                    carrier_call_id=f"CA_{project_id}_{n:02}",
+                )
+            )
+            call.status = "answered"
+            call.livekit_room = call.id if n % 2 else None
+            calls.append(call)
+        db.add_all(calls)
+        await db.commit()
+        return [call.id for call in calls]
+
+
+async def bridged_outcome(
+    sessions: async_sessionmaker[AsyncSession], project_id: str
+) -> list[tuple[Any, ...]]:
+    async with sessions() as db:
+        calls = (await db.scalars(select(Call).where(Call.project_id == project_id))).all()
+        result = []
+        for call in sorted(calls, key=lambda c: c.carrier_call_id or ""):
+            rows = (
+                await db.scalars(
+                    select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.seq)
+                )
+            ).all()
+            steps = [
+                (e.seq, e.kind, {k: v for k, v in e.data.items() if k not in ("event_id", "room")})
+                for e in rows
+            ]
+            assert all(e.data["room"] == call.id for e in rows)
+            result.append(
+                (
+                    call.carrier,
+                    (call.carrier_call_id or "").split("_")[-1],
+                    call.status,
+                    call.end_reason,
+                    call.livekit_room == call.id,
+                    steps,
+                )
+            )
+        return result
+
+
+async def test_bridged_legs_attach_to_their_carrier_calls_alike_in_batches_and_one_by_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def no_trunks(_db: AsyncSession, _project: str) -> dict[str, str]:
+        return {}
+
+    async def nothing(_project: str, _applied: Applied) -> None:
+        return None
+
+    now = 1_790_000_000
+    outcomes = []
+    for batched in (True, False):
+        project_id = await project(sessions)
+        call_ids = await twilio_calls(sessions, project_id)
+        writer = EventWriter(sessions, no_trunks, nothing)
+        if batched:
+            writer.start()
+        events = [e for n, call_id in enumerate(call_ids) for e in bridged_history(call_id, n, now)]
+        if batched:
+            await asyncio.gather(*(writer.submit(project_id, e.id, parse_event(e)) for e in events))
+            await writer.stop()
+        else:
+            for e in events:
+                await writer.submit(project_id, e.id, parse_event(e))
+        outcomes.append(await bridged_outcome(sessions, project_id))
+    assert outcomes[0] == outcomes[1]
+    calls = outcomes[0]
+    assert len(calls) == CALLS, "no call record is opened for a bridged leg"
+    for n, (carrier, _, status, end_reason, room_set, steps) in enumerate(calls):
+        assert (carrier, status, end_reason, room_set) == ("twilio", "answered", None, True)
+        noted = sorted(kind for _, kind, _ in steps)
+        if n % 2:  # the room was known before any webhook, so its end is noted whatever the order
+            assert noted == ["bridge.joined", "bridge.left", "bridge.room_finished"]
+        else:
+            assert {"bridge.joined", "bridge.left"} <= set(noted)
