@@ -108,6 +108,11 @@ def test_transfers_dial_numbers_and_sip_with_headers() -> None:
     assert (dial[0].tag, dial[0].text) == ("Number", "+442079460123")
     sip = parse([DialSip(uri="sip:q@pbx.example.com", headers={"X-Account": "12 34", "X-Call": "CA1"})])[0][0]
     assert (sip.tag, sip.text) == ("Sip", "sip:q@pbx.example.com?X-Account=12%2034&X-Call=CA1")
+    assert sip.attrib == {}, "no credentials unless given"
+    authed = parse([DialSip(uri="sip:call_1@x.sip.livekit.cloud", username="trunkline-ab", password="p&ss")])[
+        0
+    ][0]
+    assert authed.attrib == {"username": "trunkline-ab", "password": "p&ss"}
 
 
 def test_hangup_and_reject() -> None:
