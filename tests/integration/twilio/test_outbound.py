@@ -86,7 +86,9 @@ def test_an_outbound_call_bridges_the_agent_when_answered(outbound: Outbound) ->
     conversation = outbound.drive(sid)
     (dialed,) = conversation.dialed
     assert dialed.kind == "sip"
-    assert dialed.address.startswith(f"sip:{NUMBER}@trunkline-test.sip.livekit.cloud?")
+    assert dialed.address.startswith(f"sip:{placed['id']}@trunkline-test.sip.livekit.cloud?"), (
+        "the call's room"
+    )
     record = outbound.gw.get(f"/v1/calls/{placed['id']}")
     assert (record["direction"], record["status"], record["carrier_call_id"]) == (
         "outbound",
