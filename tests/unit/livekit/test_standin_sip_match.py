@@ -6,7 +6,12 @@ import pytest
 from livekit import api
 
 from tests.support.livekit_standin.errors import TwirpFailure
-from tests.support.livekit_standin.sip_match import match_trunk, normalize_number, rule_priority
+from tests.support.livekit_standin.sip_match import (
+    evaluate_dispatch_rule,
+    match_trunk,
+    normalize_number,
+    rule_priority,
+)
 
 
 @pytest.mark.parametrize(
@@ -90,3 +95,22 @@ def test_two_wildcard_trunks_are_ambiguous() -> None:
     with pytest.raises(TwirpFailure) as caught:
         match_trunk(trunks, calling="+1", called="+15550100", source_ip="10.0.0.1", calling_host="")
     assert caught.value.code == "failed_precondition"
+
+
+def test_callee_rules_name_the_room_after_the_called_user_part() -> None:
+    """LiveKit (protocol `EvaluateDispatchRule`): the called user part, `<prefix>_` before it when a prefix is
+    set, `_<random>` after it with `randomize`; a non-number user part is kept as dialled."""
+
+    def room(prefix: str, randomize: bool = False) -> str:
+        info = api.SIPDispatchRuleInfo(sip_dispatch_rule_id="SDR_1")
+        info.rule.dispatch_rule_callee.CopyFrom(
+            api.SIPDispatchRuleCallee(room_prefix=prefix, randomize=randomize)
+        )
+        decision = evaluate_dispatch_rule(
+            None, info, call_id="SCL_1", calling="+14155550123", called="call_01ABC", calling_host=""
+        )
+        return decision.room_name
+
+    assert room("") == "call_01ABC"
+    assert room("number") == "number_call_01ABC"
+    assert room("", randomize=True).startswith("call_01ABC_")
