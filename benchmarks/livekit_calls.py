@@ -9,7 +9,7 @@ started, agent joined, SIP participant joined, SIP participant left, agent left,
 gateway, then only the SIP participant events (every one writes a call record), and a bare Litestar POST
 endpoint is measured the same way in the same run. Last line: one JSON object.
 
-    .venv/bin/python benchmarks/livekit.py [--seconds 8] [--calls 100]
+    .venv/bin/python benchmarks/livekit_calls.py [--seconds 8] [--calls 100]
 """
 
 from __future__ import annotations
@@ -25,19 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# This file is named like the `livekit` package it uses: keep its own folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-from livekit import api  # noqa: E402
-from livekit.protocol import models as proto_models  # noqa: E402
+import httpx
+from livekit import api
+from livekit.protocol import models as proto_models
 
-from benchmarks._support import LOAD_CORE, PYTHON, SERVER_CORE, pinned, process, wait_ready, wrk  # noqa: E402
-from tests.support.live_server import free_port  # noqa: E402
-from tests.support.livekit_standin import StandInThread  # noqa: E402
-from tests.support.livekit_standin.webhooks import build_event, encode_event, sign_body  # noqa: E402
+from benchmarks._support import LOAD_CORE, PYTHON, SERVER_CORE, pinned, process, wait_ready, wrk
+from tests.support.live_server import free_port
+from tests.support.livekit_standin import StandInThread
+from tests.support.livekit_standin.webhooks import build_event, encode_event, sign_body
 
 CONNECTIONS = 16
 DID = "+14155550100"
