@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.calls.lifecycle import TERMINAL_STATES
 from gateway.calls.records import fold_status, new_call, snapshot_of
+from gateway.db.batching import Batcher
 from gateway.db.models import Call, CallEvent, InboundReceipt
 from gateway.db.types import utcnow
 from gateway.sessions import records as sessions
@@ -173,45 +174,28 @@ class EventWriter:
         self._sessions = sessions_
         self._trunks = trunks
         self._after_commit = after_commit
-        self._max_batch = max_batch
-        self._pending: list[Submitted] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._queue: Batcher[Submitted] = Batcher(
+            self._write, name="livekit webhook writer", max_batch=max_batch
+        )
         self.batches = 0
         self.events = 0
 
     def start(self) -> None:
-        self._closing = False
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="livekit webhook writer")
+        self._queue.start()
 
     async def stop(self) -> None:
         """Write what is pending, then stop."""
-        if self._task is None:
-            return
-        self._closing = True
-        self._wake.set()
-        await self._task
-        self._task = None
+        await self._queue.stop()
 
     async def submit(self, project_id: str, key: str, event: LiveKitEvent) -> Outcome:
         """Record and apply one verified event; "duplicate" when its id was received before."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         item = Submitted(project_id, key, event, future)
-        if self._task is None:
-            await self._write_one(item)
+        if self._queue.running:
+            self._queue.put(item)
         else:
-            self._pending.append(item)
-            self._wake.set()
+            await self._write_one(item)
         return await future
-
-    async def _run(self) -> None:
-        while not self._closing or self._pending:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-                await self._write(batch)
 
     async def _write(self, batch: list[Submitted]) -> None:
         try:

@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.db.batching import Batcher
 from gateway.db.models import Call, CallEvent
 
 log = logging.getLogger("trunkline.twilio.writer")
@@ -46,57 +47,43 @@ def event_row(call_id: str, seq: int, kind: str, source: str, data: dict[str, An
     }
 
 
+Pending = tuple[Row, list[Row], asyncio.Future[bool]]
+
+
 class CallWriter:
     def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
         self.engine = engine
-        self.max_batch = max_batch
-        self._pending: list[tuple[Row, list[Row], asyncio.Future[bool]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._queue: Batcher[Pending] = Batcher(
+            self._write_guarded, name="twilio-call-writer", max_batch=max_batch
+        )
         self.batches = 0
         self.rows = 0
 
     def start(self) -> None:
-        self._closing = False
-        self._task = asyncio.create_task(self._run(), name="twilio-call-writer")
+        self._queue.start()
 
     async def stop(self) -> None:
         """Write what is pending, then stop."""
-        if self._task is None:
-            return
-        self._closing = True
-        self._wake.set()
-        await self._task
-        self._task = None
+        await self._queue.stop()
 
     async def insert(self, call: Row, events: list[Row]) -> bool:
         """Insert the call and its events; False when a call with that (carrier, carrier_call_id) exists."""
-        if self._task is None:
+        if not self._queue.running:
             return await self._write_one(call, events)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((call, events, future))
-        self._wake.set()
+        self._queue.put((call, events, future))
         return await future
 
-    async def _run(self) -> None:
-        while not self._closing or self._pending:
-            await self._wake.wait()
-            self._wake.clear()
-            await self._write_all()
+    async def _write_guarded(self, batch: list[Pending]) -> None:
+        try:
+            await self._write_batch(batch)
+        except Exception as error:  # the requests report it; the writer keeps serving
+            log.exception("writing new calls failed")
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
 
-    async def _write_all(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            try:
-                await self._write_batch(batch)
-            except Exception as error:  # the requests report it; the writer keeps serving
-                log.exception("writing new calls failed")
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-
-    async def _write_batch(self, batch: list[tuple[Row, list[Row], asyncio.Future[bool]]]) -> None:
+    async def _write_batch(self, batch: list[Pending]) -> None:
         try:
             async with self.engine.begin() as connection:
                 await connection.execute(insert(Call), [call for call, _, _ in batch])
