@@ -24,7 +24,7 @@ from gateway.livekit.bridging import AGENT_HEADER, CALL_ID_HEADER, ROOM_HEADER, 
 
 log = logging.getLogger("trunkline.twilio.bridge")
 
-BRIDGE_TIMEOUT = 1.5
+BRIDGE_TIMEOUT = 1.2
 """Seconds LiveKit has to create the room and dispatch; the caller's fallback must start within 2 s."""
 ROOM_EMPTY_TIMEOUT = 120
 ROOM_DEPARTURE_TIMEOUT = 20
