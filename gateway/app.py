@@ -20,8 +20,9 @@ from gateway.auth.principal import ApiKeyAuthMiddleware, role_guard
 from gateway.bootstrap import ensure_default_project, first_run_key
 from gateway.calls.guard import RateLimiter
 from gateway.carriers.twilio import wiring as twilio_wiring
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import create_engine, session_factory, sqlite_path
 from gateway.db.migrate import upgrade
+from gateway.db.sqlite_inline import checkpoints
 from gateway.flows_service import run_flows
 from gateway.health import HealthController
 from gateway.livekit import wiring as livekit_wiring
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             app.state.first_run_key = await first_run_key(session)
         try:
             async with (
+                checkpoints(sqlite_path(settings.async_database_url)),
                 run_flows(app, Path(settings.flows_dir)),
                 twilio_wiring.runtime(app, settings),
                 livekit_wiring.runtime(app, settings),

@@ -16,11 +16,11 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.db.batching import Batcher
+from gateway.db.bulk import BulkInsert
 from gateway.db.models import Call, CallEvent
 
 log = logging.getLogger("trunkline.twilio.writer")
@@ -29,6 +29,8 @@ MAX_BATCH = 128
 Row = dict[str, Any]
 CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
 EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
+INSERT_CALLS = BulkInsert(Call, CALL_COLUMNS)
+INSERT_EVENTS = BulkInsert(CallEvent, EVENT_COLUMNS)
 
 
 def call_row(call: Call) -> Row:
@@ -86,10 +88,8 @@ class CallWriter:
     async def _write_batch(self, batch: list[Pending]) -> None:
         try:
             async with self.engine.begin() as connection:
-                await connection.execute(insert(Call), [call for call, _, _ in batch])
-                events = [event for _, rows, _ in batch for event in rows]
-                if events:
-                    await connection.execute(insert(CallEvent), events)
+                await INSERT_CALLS.execute(connection, [call for call, _, _ in batch])
+                await INSERT_EVENTS.execute(connection, [event for _, rows, _ in batch for event in rows])
         except IntegrityError:
             for call, events, future in batch:
                 if not future.done():
@@ -104,9 +104,8 @@ class CallWriter:
     async def _write_one(self, call: Row, events: list[Row]) -> bool:
         try:
             async with self.engine.begin() as connection:
-                await connection.execute(insert(Call), [call])
-                if events:
-                    await connection.execute(insert(CallEvent), events)
+                await INSERT_CALLS.execute(connection, [call])
+                await INSERT_EVENTS.execute(connection, events)
         except IntegrityError:
             return False
         return True

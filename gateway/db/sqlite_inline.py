@@ -1,0 +1,294 @@
+"""SQLite for SQLAlchemy's asyncio engine, run in the event loop's own thread.
+
+SQLAlchemy's `sqlite+aiosqlite` dialect talks to aiosqlite, which runs every call (open a cursor, execute, fetch,
+close it, commit...) on a worker thread and wakes the event loop when it is done. On these machines each of those
+hand-offs costs ~70 us of CPU, a statement takes four of them, and one transaction eight or more: far more than
+SQLite itself spends on the statements (a transaction inserting a row is ~80 us through SQLAlchemy's synchronous
+driver, ~800 us through aiosqlite). The database is a local file and its statements take microseconds, so this
+driver runs them directly, in the caller's thread, behind the same interface (`connect` is given to
+`create_async_engine(async_creator=...)`; the dialect, its types and its errors are aiosqlite's, which are
+sqlite3's).
+
+What would block the event loop for long is handled here instead of inside SQLite:
+
+- Lock waits: SQLite's own busy timeout would sleep inside the call. It is 0 here; a statement that finds the
+  database locked by another process (a CLI command, a migration) is retried with `asyncio.sleep` back-off until
+  `busy_timeout` has passed, so the gateway keeps serving meanwhile.
+- WAL checkpoints: automatic checkpoints (copying the WAL back into the database file and syncing it) would run
+  inside a commit. They are off on the serving connection; `Checkpointer` runs them on its own connection in a
+  worker thread (`PRAGMA wal_checkpoint(PASSIVE)` never blocks writers).
+
+Statements that scan a lot (an audit chain check) do hold the loop while they run; with SQLite's single writer
+connection they held every other database user anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger("trunkline.db.sqlite")
+
+SQLITE_BUSY = 5
+"""The primary result code of a lock conflict (the extended BUSY_SNAPSHOT, 517, cannot be waited out)."""
+FIRST_BACKOFF = 0.001
+MAX_BACKOFF = 0.05
+
+T = TypeVar("T")
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) == SQLITE_BUSY
+
+
+class InlineConnection:
+    """The part of aiosqlite's `Connection` that SQLAlchemy's aiosqlite dialect uses, without the worker thread."""
+
+    def __init__(self, connection: sqlite3.Connection, *, busy_timeout: float) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        """Named as aiosqlite names it: SQLAlchemy checks it to tell an open connection from a closed one."""
+        self.busy_timeout = busy_timeout
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    async def _retrying(self, call: Callable[[], T]) -> T:
+        """Run `call`; while another process holds the lock, wait (without blocking the loop) and try again."""
+        deadline: float | None = None
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                return call()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + self.busy_timeout
+                if now >= deadline:
+                    raise
+                await asyncio.sleep(min(backoff, deadline - now))
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def cursor(self) -> _CursorOpening:
+        return _CursorOpening(InlineCursor(self, self._conn.cursor()))
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        cursor = InlineCursor(self, self._conn.cursor())
+        return await cursor.execute(sql, parameters)
+
+    async def commit(self) -> None:
+        await self._retrying(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def close(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Close now (aiosqlite's name; SQLAlchemy calls it to terminate a connection)."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+    async def create_function(self, name: str, num_params: int, func: Callable[..., Any], **kw: Any) -> None:
+        self._conn.create_function(name, num_params, func, **kw)
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+
+class InlineCursor:
+    """aiosqlite's `Cursor` interface over a sqlite3 cursor, run inline."""
+
+    def __init__(self, connection: InlineConnection, cursor: sqlite3.Cursor) -> None:
+        self._connection = connection
+        self._cursor = cursor
+
+    async def execute(
+        self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None
+    ) -> InlineCursor:
+        cursor = self._cursor
+        args = () if parameters is None else parameters
+        await self._connection._retrying(lambda: cursor.execute(sql, args))
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
+        cursor = self._cursor
+        rows = parameters if isinstance(parameters, list) else list(parameters)
+        await self._connection._retrying(lambda: cursor.executemany(sql, rows))
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    async def __aenter__(self) -> InlineCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class _CursorOpening:
+    """What `cursor()` returns in aiosqlite: awaitable, and an async context manager (SQLAlchemy enters it)."""
+
+    def __init__(self, cursor: InlineCursor) -> None:
+        self._cursor = cursor
+
+    def __await__(self) -> Generator[Any, None, InlineCursor]:
+        return self._cursor.__aenter__().__await__()
+
+    async def __aenter__(self) -> InlineCursor:
+        return self._cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._cursor.close()
+
+
+def open_connection(database: str, *, uri: bool = False) -> sqlite3.Connection:
+    """A serving connection: WAL, foreign keys, no automatic checkpoints, no busy wait, no implicit BEGIN.
+
+    SQLAlchemy issues BEGIN itself (see `gateway.db.engine`): the driver's implicit transactions ignore SAVEPOINTs.
+    """
+    connection = sqlite3.connect(
+        database, uri=uri, timeout=0, isolation_level=None, check_same_thread=False, cached_statements=256
+    )
+    for pragma in (
+        "journal_mode=WAL",
+        "foreign_keys=ON",
+        "synchronous=NORMAL",
+        "wal_autocheckpoint=0",
+    ):
+        connection.execute(f"PRAGMA {pragma}")
+    return connection
+
+
+def connector(database: str, *, uri: bool = False, busy_timeout: float = 5.0) -> Callable[[], Any]:
+    """`async_creator` for `create_async_engine`: each call opens one inline connection."""
+
+    async def connect() -> InlineConnection:
+        started = time.monotonic()
+        while True:
+            try:
+                return InlineConnection(open_connection(database, uri=uri), busy_timeout=busy_timeout)
+            except sqlite3.OperationalError as error:  # switching to WAL needs the lock once
+                if not _is_busy(error) or time.monotonic() - started > busy_timeout:
+                    raise
+                await asyncio.sleep(0.01)
+
+    return connect
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file from a worker thread, on its own connection.
+
+    Every `interval` seconds, and sooner when the WAL has grown past `max_wal_bytes`; on stop, a final one that also
+    truncates the WAL.
+    """
+
+    def __init__(self, database: str, *, interval: float = 1.0, max_wal_bytes: int = 4 << 20) -> None:
+        self.database = database
+        self.interval = interval
+        self.max_wal_bytes = max_wal_bytes
+        self._task: asyncio.Task[None] | None = None
+        self._connection: sqlite3.Connection | None = None
+        self.checkpoints = 0
+
+    def _wal_bytes(self) -> int:
+        try:
+            return Path(self.database + "-wal").stat().st_size
+        except OSError:
+            return 0
+
+    def _checkpoint(self, mode: str) -> None:
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                self.database, timeout=5.0, isolation_level=None, check_same_thread=False
+            )
+        self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        self.checkpoints += 1
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-checkpointer")
+
+    async def _run(self) -> None:
+        while True:
+            waited = 0.0
+            while waited < self.interval and self._wal_bytes() < self.max_wal_bytes:
+                await asyncio.sleep(0.1)
+                waited += 0.1
+            try:
+                await asyncio.to_thread(self._checkpoint, "PASSIVE")
+            except sqlite3.Error as error:
+                log.warning("WAL checkpoint failed: %s", error)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await asyncio.to_thread(self._checkpoint, "TRUNCATE")
+        except sqlite3.Error as error:
+            log.warning("final WAL checkpoint failed: %s", error)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+@asynccontextmanager
+async def checkpoints(database: str | None) -> AsyncIterator[Checkpointer | None]:
+    """A running `Checkpointer` for a SQLite database file (None: nothing to do, e.g. PostgreSQL)."""
+    if database is None:
+        yield None
+        return
+    checkpointer = Checkpointer(database)
+    checkpointer.start()
+    try:
+        yield checkpointer
+    finally:
+        await checkpointer.stop()

@@ -1,0 +1,132 @@
+"""The inline SQLite driver: lock waits and checkpoints happen without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gateway.db.engine import create_engine
+from gateway.db.sqlite_inline import Checkpointer, checkpoints
+
+
+async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object]) -> int:
+    """How many times another task got to run while `work` was pending."""
+    ticks = 0
+    while not work.done():
+        await asyncio.sleep(0.005)
+        ticks += 1
+    return ticks
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _locker(path: Path) -> sqlite3.Connection:
+    """Another process's connection (a CLI command, a migration) holding the write lock."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES ('other')")
+    return other
+
+
+def test_a_write_waits_for_another_connections_lock_while_the_loop_keeps_running(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    sqlite3.connect(path).executescript("PRAGMA journal_mode=WAL; CREATE TABLE t (x TEXT);")
+
+    async def scenario() -> tuple[float, int, list[str]]:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        other = _locker(path)
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+
+        async def write() -> object:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES ('ours')"))
+            return None
+
+        started = time.monotonic()
+        task = asyncio.ensure_future(write())
+        ticks = await _ticks_while(task)
+        await task
+        elapsed = time.monotonic() - started
+        async with engine.connect() as connection:
+            rows = [row[0] for row in await connection.execute(text("SELECT x FROM t ORDER BY rowid"))]
+        await engine.dispose()
+        other.close()
+        return elapsed, ticks, rows
+
+    elapsed, ticks, rows = asyncio.run(scenario())
+    assert elapsed >= 0.28
+    assert ticks >= 20, "the event loop was blocked while the write waited for the lock"
+    assert rows == ["other", "ours"]
+
+
+def test_a_lock_held_past_the_busy_timeout_fails_the_write_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "stuck.db"
+    sqlite3.connect(path).executescript("PRAGMA journal_mode=WAL; CREATE TABLE t (x TEXT);")
+
+    async def scenario() -> float:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        other = _locker(path)
+        started = time.monotonic()
+        try:
+            async with engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                raw.driver_connection.busy_timeout = 0.2  # type: ignore[union-attr]
+                with pytest.raises(Exception, match="database is locked"):
+                    await connection.execute(text("INSERT INTO t VALUES ('ours')"))
+            return time.monotonic() - started
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+            await engine.dispose()
+
+    elapsed = asyncio.run(scenario())
+    assert 0.2 <= elapsed < 1.0
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_checkpoints_copy_the_wal_back_in_a_worker_thread(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    wal = Path(str(path) + "-wal")
+
+    async def scenario() -> tuple[int, int, int]:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x TEXT)"))
+        async with checkpoints(str(path)) as checkpointer:
+            assert isinstance(checkpointer, Checkpointer)
+            checkpointer.interval = 0.1
+            for _ in range(50):
+                async with engine.begin() as connection:
+                    await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": "x" * 4000})
+            grown = _size(wal)
+            await asyncio.sleep(0.6)
+            ran = checkpointer.checkpoints
+        truncated = _size(wal)
+        await engine.dispose()
+        return grown, ran, truncated
+
+    grown, ran, truncated = asyncio.run(scenario())
+    assert grown > 50 * 4000  # automatic checkpoints are off on the serving connection
+    assert ran >= 1
+    assert truncated == 0  # the final checkpoint on stop truncates the WAL
+    with sqlite3.connect(path) as fresh:
+        assert fresh.execute("SELECT count(*) FROM t").fetchone() == (50,)
+
+
+def test_in_memory_and_postgresql_urls_need_no_checkpointer() -> None:
+    async def scenario() -> None:
+        async with checkpoints(None) as checkpointer:
+            assert checkpointer is None
+        engine = create_engine("sqlite+aiosqlite:///:memory:")
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+        await engine.dispose()
+
+    asyncio.run(scenario())
