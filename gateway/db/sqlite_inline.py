@@ -30,13 +30,14 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Any, TypeVar
 
 log = logging.getLogger("trunkline.db.sqlite")
 
 SQLITE_BUSY = 5
 """The primary result code of a lock conflict (the extended BUSY_SNAPSHOT, 517, cannot be waited out)."""
+WAL_SIZE_LIMIT = 64 << 20
+"""Bytes the WAL file keeps once checkpointed and reset (it is truncated to this); it may grow past it meanwhile."""
 FIRST_BACKOFF = 0.001
 MAX_BACKOFF = 0.05
 
@@ -201,6 +202,7 @@ def open_connection(database: str, *, uri: bool = False) -> sqlite3.Connection:
         "foreign_keys=ON",
         "synchronous=NORMAL",
         "wal_autocheckpoint=0",
+        f"journal_size_limit={WAL_SIZE_LIMIT}",
     ):
         connection.execute(f"PRAGMA {pragma}")
     return connection
@@ -223,25 +225,16 @@ def connector(database: str, *, uri: bool = False, busy_timeout: float = 5.0) ->
 
 
 class Checkpointer:
-    """Copies the WAL back into the database file from a worker thread, on its own connection.
+    """Copies the WAL back into the database file every `interval` seconds, from a worker thread, on its own
+    connection; on stop, a final one that also truncates the WAL. (The WAL file's size is kept in check by the
+    serving connections' `journal_size_limit`.)"""
 
-    Every `interval` seconds, and sooner when the WAL has grown past `max_wal_bytes`; on stop, a final one that also
-    truncates the WAL.
-    """
-
-    def __init__(self, database: str, *, interval: float = 1.0, max_wal_bytes: int = 4 << 20) -> None:
+    def __init__(self, database: str, *, interval: float = 1.0) -> None:
         self.database = database
         self.interval = interval
-        self.max_wal_bytes = max_wal_bytes
         self._task: asyncio.Task[None] | None = None
         self._connection: sqlite3.Connection | None = None
         self.checkpoints = 0
-
-    def _wal_bytes(self) -> int:
-        try:
-            return Path(self.database + "-wal").stat().st_size
-        except OSError:
-            return 0
 
     def _checkpoint(self, mode: str) -> None:
         if self._connection is None:
@@ -256,10 +249,7 @@ class Checkpointer:
 
     async def _run(self) -> None:
         while True:
-            waited = 0.0
-            while waited < self.interval and self._wal_bytes() < self.max_wal_bytes:
-                await asyncio.sleep(0.1)
-                waited += 0.1
+            await asyncio.sleep(self.interval)
             try:
                 await asyncio.to_thread(self._checkpoint, "PASSIVE")
             except sqlite3.Error as error:

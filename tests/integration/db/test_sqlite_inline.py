@@ -99,15 +99,15 @@ def test_checkpoints_copy_the_wal_back_in_a_worker_thread(tmp_path: Path) -> Non
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (x TEXT)"))
-        async with checkpoints(str(path)) as checkpointer:
-            assert isinstance(checkpointer, Checkpointer)
-            checkpointer.interval = 0.1
-            for _ in range(50):
-                async with engine.begin() as connection:
-                    await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": "x" * 4000})
-            grown = _size(wal)
-            await asyncio.sleep(0.6)
-            ran = checkpointer.checkpoints
+        checkpointer = Checkpointer(str(path), interval=0.1)
+        checkpointer.start()
+        for _ in range(50):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": "x" * 4000})
+        grown = _size(wal)
+        await asyncio.sleep(0.6)
+        ran = checkpointer.checkpoints
+        await checkpointer.stop()
         truncated = _size(wal)
         await engine.dispose()
         return grown, ran, truncated
