@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from gateway import __version__
 from gateway.admin import CONTROLLERS
@@ -29,6 +29,7 @@ from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import provide_db, provide_principal
+from gateway.web.metrics import metrics_middleware
 from gateway.web.problems import EXCEPTION_HANDLERS
 from gateway.web.request_id import request_id_middleware
 
@@ -66,7 +67,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
     )
-    prometheus = PrometheusConfig(app_name="trunkline", group_path=True, exclude=["/metrics"])
     state: dict[str, Any] = {
         "settings": settings,
         "readiness_checks": [],
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, prometheus.middleware],
+        middleware=[request_id_middleware, metrics_middleware],
         state=State(state),
         openapi_config=OpenAPIConfig(
             title="Trunkline",

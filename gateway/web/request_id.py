@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +19,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         given = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = given if _SAFE.match(given) else uuid.uuid4().hex
+        request_id = given if given and _SAFE.match(given) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:

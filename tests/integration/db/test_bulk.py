@@ -4,16 +4,19 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, insert, select
 from sqlalchemy.dialects import sqlite
 
 from gateway.db.bulk import BulkInsert
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Call, CallEvent, Project
+from gateway.db.types import UTCDateTime
 
 CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
 EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
@@ -137,3 +140,22 @@ def test_columns_must_exist_and_cover_every_column_with_a_default() -> None:
     )  # `at`, `data` have defaults
     with pytest.raises(ValueError, match="needs exactly the columns"):
         bulk.prepare(sqlite.dialect())
+
+
+@given(
+    st.datetimes(
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
+        )
+    )
+)
+def test_utc_datetimes_are_stored_on_sqlite_as_sqlalchemys_datetime_stores_them(value: datetime) -> None:
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().bind_processor(dialect)
+    generic = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None
+    assert generic is not None
+    assert fast(value) == generic(value.astimezone(UTC).replace(tzinfo=None))
+    assert fast(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        fast(value.replace(tzinfo=None))

@@ -1,0 +1,42 @@
+"""/metrics: Prometheus text with every request counted by method, route template and status."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar.testing import TestClient
+
+from tests.conftest import Api
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_requests_are_counted_by_route_template_and_status(client: TestClient[Any], api: Api) -> None:
+    before = client.get("/metrics").text
+    for _ in range(3):
+        assert client.get("/health/live").status_code == 200
+    assert api.get("/v1/numbers/num_does_not_exist").status_code == 404
+    text = client.get("/metrics").text
+    live = {"method": "GET", "path": "/health/live", "status_code": "200", "app_name": "trunkline"}
+    assert (
+        _sample(text, "trunkline_requests_total", **live)
+        - _sample(before, "trunkline_requests_total", **live)
+        == 3
+    )
+    assert _sample(text, "trunkline_request_duration_seconds_count", **live) >= 3
+    missing = {"method": "GET", "path": "/v1/numbers/{number_id}", "status_code": "404"}
+    assert _sample(text, "trunkline_requests_total", **missing) >= 1
+    assert _sample(text, "trunkline_requests_in_progress", method="GET", path="/health/live") == 0
+    # the scrape itself is not counted, and no raw path (ids) becomes a label
+    assert 'path="/metrics"' not in text
+    assert "num_does_not_exist" not in text
