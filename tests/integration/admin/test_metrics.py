@@ -15,7 +15,7 @@ def _sample(text: str, name: str, **labels: str) -> float:
     for line in text.splitlines():
         if not line.startswith(name + "{"):
             continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line[: line.rindex("}")]))
         if all(found.get(key) == value for key, value in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
