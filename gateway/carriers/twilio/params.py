@@ -159,8 +159,12 @@ FormT = TypeVar("FormT", bound=TwilioForm)
 
 def parse_form(cls: type[FormT], form: Mapping[str, FormValue]) -> FormT:
     """Read `cls` from a webhook's form fields; raise `TwilioParamsError` naming every missing required parameter."""
-    values = {name: value for name, value in ((name, _first(raw)) for name, raw in form.items()) if value}
     required, known = _names(cls)
+    values = {
+        name: value
+        for name, raw in form.items()
+        if name in known and (value := raw if raw.__class__ is str else _first(raw))
+    }
     missing = [name for name in required if name not in values]
     if missing:
         raise TwilioParamsError(
@@ -169,7 +173,7 @@ def parse_form(cls: type[FormT], form: Mapping[str, FormValue]) -> FormT:
             missing=missing,
         )
     try:
-        return msgspec.convert({k: v for k, v in values.items() if k in known}, cls, strict=False)
+        return msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
         parameter = str(exc).rpartition("$.")[2].rstrip("`") or None
         raise TwilioParamsError(f"Twilio parameter {parameter} is invalid: {exc}", field=parameter) from None

@@ -180,7 +180,7 @@ class _MultiParams:
 
     def getall(self, name: str) -> list[str]:
         value = self._params[name]
-        return [value] if isinstance(value, str) else list(value)
+        return [value] if value.__class__ is str else list(value)
 
 
 def _is_json(content_type: str | None) -> bool:
