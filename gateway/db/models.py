@@ -144,7 +144,8 @@ class Call(Timestamps, Base):
     __tablename__ = "calls"
     __table_args__ = (UniqueConstraint("carrier", "carrier_call_id"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    project_id: Mapped[str] = project_fk()
+    project_id: Mapped[str] = mapped_column(ID, ForeignKey("projects.id", ondelete="CASCADE"))
+    """Indexed by `ix_calls_project_created` (project first), which serves lookups by project too."""
     direction: Mapped[str] = mapped_column(String(16))
     carrier: Mapped[str] = mapped_column(String(16))
     carrier_call_id: Mapped[str | None] = mapped_column(String(128))
@@ -155,7 +156,7 @@ class Call(Timestamps, Base):
     flow_id: Mapped[str | None] = mapped_column(String(200))
     flow_version: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(ID)
-    livekit_room: Mapped[str | None] = mapped_column(String(200), index=True)
+    livekit_room: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="initiated", index=True)
     ringing_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
@@ -174,6 +175,13 @@ class Call(Timestamps, Base):
 
 
 Index("ix_calls_project_created", Call.project_id, Call.created_at)
+# Only calls bridged into LiveKit have a room: carrier-only calls (most of them) add nothing to this index.
+Index(
+    "ix_calls_livekit_room",
+    Call.livekit_room,
+    sqlite_where=Call.livekit_room.is_not(None),
+    postgresql_where=Call.livekit_room.is_not(None),
+)
 
 
 class CallEvent(Base):
@@ -182,7 +190,8 @@ class CallEvent(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    call_id: Mapped[str] = mapped_column(ID, ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[str] = mapped_column(ID, ForeignKey("calls.id", ondelete="CASCADE"))
+    """Indexed by the (call_id, seq) unique constraint."""
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(64))
