@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from gateway.db.fair_pool import FairAsyncPool
 from gateway.db.sqlite_inline import connector
 
 
@@ -59,6 +60,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 30)
+            kwargs.setdefault("poolclass", FairAsyncPool)
         uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
         kwargs.setdefault("async_creator", connector(parsed.database or ":memory:", uri=uri))
         engine = create_async_engine(url, **kwargs)
