@@ -15,9 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.lifecycle import CallSnapshot, CallState, Outcome, StatusUpdate, transition
+from gateway.db.bulk import BulkInsert
 from gateway.db.models import Call, CallEvent
 from gateway.db.types import utcnow
 from gateway.ids import new_id
+
+EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
+INSERT_EVENTS = BulkInsert(CallEvent, EVENT_COLUMNS)
+"""Many call events at once (the group-commit writers): rows with every column of `EVENT_COLUMNS`."""
 
 
 class NewCall(msgspec.Struct, kw_only=True):

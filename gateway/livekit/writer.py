@@ -20,14 +20,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.calls.lifecycle import TERMINAL_STATES
-from gateway.calls.records import fold_status, new_call, snapshot_of
+from gateway.calls.records import INSERT_EVENTS, fold_status, new_call, snapshot_of
 from gateway.db.batching import Batcher
 from gateway.db.models import Call, CallEvent, InboundReceipt
 from gateway.db.types import utcnow
@@ -131,7 +131,7 @@ class _Calls:
         self._db.add_all(self._new)
         await self._db.flush()
         if self._events:
-            await self._db.execute(insert(CallEvent), self._events)
+            await INSERT_EVENTS.execute(await self._db.connection(), self._events)
         self._new, self._events = [], []
 
     def in_room(self, project_id: str, room: str) -> list[Call]:

@@ -19,18 +19,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.calls.records import INSERT_EVENTS
 from gateway.db.batching import Batcher
 from gateway.db.bulk import BulkInsert
-from gateway.db.models import Call, CallEvent
+from gateway.db.models import Call
 
 log = logging.getLogger("trunkline.twilio.writer")
 
 MAX_BATCH = 128
 Row = dict[str, Any]
 CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
-EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
 INSERT_CALLS = BulkInsert(Call, CALL_COLUMNS)
-INSERT_EVENTS = BulkInsert(CallEvent, EVENT_COLUMNS)
 
 
 def call_row(call: Call) -> Row:
