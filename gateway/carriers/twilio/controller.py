@@ -51,12 +51,13 @@ class TwilioWebhookController(Controller):
         operation_id="twilioVoice",
         summary="Twilio voice webhook: route the call and answer TwiML (signed by Twilio)",
     )
-    async def voice(
-        self, request: Request[Any, Any, Any], state: State, call: FromQuery[str | None] = None
-    ) -> Response[str]:
+    async def voice(self, request: Request[Any, Any, Any]) -> Response[str]:
+        # Only the request: the busiest webhook skips Litestar's per-parameter parsing (~10% of its time). The
+        # gateway's own outbound calls carry `?call=<call id>`; Twilio's inbound calls carry nothing.
+        state = request.app.state
         hook = await _signed(request, state)
         async with lazy_session(state.sessions) as db:
-            return _twiml(await answer_voice(db, _runtime(state), hook, call))
+            return _twiml(await answer_voice(db, _runtime(state), hook, request.query_params.get("call")))
 
     @post(
         "/ivr",
