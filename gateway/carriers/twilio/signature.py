@@ -12,12 +12,13 @@ since Twilio's own signing is inconsistent about it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
 
 import msgspec
 from twilio.request_validator import RequestValidator
@@ -78,7 +79,7 @@ def public_url(
     from Forwarded / X-Forwarded-Proto, -Host, -Port when the peer is a trusted proxy, else from the request itself.
     """
     if public_base_url:
-        base = urlsplit(public_base_url.rstrip("/"))
+        base = _split_base(public_base_url)
         prefix = base.path
         already_prefixed = prefix and (request.path == prefix or request.path.startswith(prefix + "/"))
         path = request.path if already_prefixed else prefix + request.path
@@ -87,6 +88,12 @@ def public_url(
     if _is_trusted(request.peer, trusted_proxies):
         scheme, host = _forwarded_origin(request.headers, scheme, host)
     return urlunsplit((scheme, host, request.path, request.query, ""))
+
+
+@functools.lru_cache(maxsize=64)
+def _split_base(public_base_url: str) -> SplitResult:
+    """The configured public URL, split once (it is the same for every webhook)."""
+    return urlsplit(public_base_url.rstrip("/"))
 
 
 def verify(
