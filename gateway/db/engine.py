@@ -51,9 +51,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("json_serializer", json_serializer)
     kwargs.setdefault("json_deserializer", json_deserializer)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        if sqlite_path(url) is not None:
+        path = sqlite_path(url)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             # One connection: SQLite has one writer at a time, and writers that contend for the lock back off by
             # sleeping, which collapses throughput under load. Queuing on the pool instead is fair and fast. Code
             # must not hold two sessions of the same engine at once. (In-memory databases get a StaticPool.)

@@ -82,10 +82,6 @@ class InlineConnection:
     def cursor(self) -> _CursorOpening:
         return _CursorOpening(InlineCursor(self, self._conn.cursor()))
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        cursor = InlineCursor(self, self._conn.cursor())
-        return await cursor.execute(sql, parameters)
-
     async def commit(self) -> None:
         await self._retrying(self._conn.commit)
 
@@ -107,10 +103,6 @@ class InlineConnection:
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
 
 
 class InlineCursor:

@@ -160,11 +160,7 @@ FormT = TypeVar("FormT", bound=TwilioForm)
 def parse_form(cls: type[FormT], form: Mapping[str, FormValue]) -> FormT:
     """Read `cls` from a webhook's form fields; raise `TwilioParamsError` naming every missing required parameter."""
     required, known = _names(cls)
-    values = {
-        name: value
-        for name, raw in form.items()
-        if name in known and (value := raw if raw.__class__ is str else _first(raw))
-    }
+    values = {name: value for name, raw in form.items() if name in known and (value := _first(raw))}
     missing = [name for name in required if name not in values]
     if missing:
         raise TwilioParamsError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request
@@ -105,14 +105,10 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
         if not field:
             continue
         name, _, value = field.partition("=")
-        if "+" in name:
-            name = name.replace("+", " ")
-        if "%" in name:
-            name = unquote(name)
-        if "+" in value:
-            value = value.replace("+", " ")
-        if "%" in value:
-            value = unquote(value)
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
         pairs.append((name, value))
     return pairs
 
@@ -177,5 +173,4 @@ async def authenticate(
             ok, reason = check(account.auth_token)
     if not ok:
         raise reject(reason, request, account_sid)
-    first = {name: value if value.__class__ is str else _first(value) for name, value in params.items()}
-    return SignedWebhook(account=account, params=first, url=url)
+    return SignedWebhook(account=account, params={k: _first(v) for k, v in params.items()}, url=url)

@@ -52,6 +52,27 @@ async def project(sessions: async_sessionmaker[AsyncSession]) -> str:
         return row.id
 
 
+async def no_trunks(_db: AsyncSession, _project: str) -> dict[str, str]:
+    return {}
+
+
+async def nothing(_project: str, _applied: Applied) -> None:
+    return None
+
+
+def sip_legs(identity: str, attributes: dict[str, str], now: int) -> tuple[Any, Any]:
+    """A SIP participant as it joined, and a copy to mark up as it left."""
+    joined = proto_models.ParticipantInfo(
+        identity=identity,
+        kind=proto_models.ParticipantInfo.Kind.SIP,
+        joined_at=now - 30,
+        attributes=attributes,
+    )
+    left = proto_models.ParticipantInfo()
+    left.CopyFrom(joined)
+    return joined, left
+
+
 def history(prefix: str, n: int, now: int) -> list[proto_webhook.WebhookEvent]:
     """One call's webhooks: joined ringing or active, maybe a repeat, left for some reason, room finished."""
     rng = random.Random(n)
@@ -64,14 +85,7 @@ def history(prefix: str, n: int, now: int) -> list[proto_webhook.WebhookEvent]:
         "sip.trunkPhoneNumber": "+14155550100",
         "sip.trunkID": "ST_x",
     }
-    joined = proto_models.ParticipantInfo(
-        identity="caller",
-        kind=proto_models.ParticipantInfo.Kind.SIP,
-        joined_at=now - 30,
-        attributes=attributes,
-    )
-    left = proto_models.ParticipantInfo()
-    left.CopyFrom(joined)
+    joined, left = sip_legs("caller", attributes, now)
     left.attributes["sip.callStatus"] = rng.choice(["active", status])
     left.disconnect_reason = rng.choice([Reason.CLIENT_INITIATED, Reason.USER_REJECTED, Reason.ROOM_DELETED])
     recording = proto_egress.EgressInfo(
@@ -122,12 +136,6 @@ async def outcome(sessions: async_sessionmaker[AsyncSession], project_id: str) -
 
 
 async def test_batched_writes_match_one_by_one_writes(sessions: async_sessionmaker[AsyncSession]) -> None:
-    async def no_trunks(_db: AsyncSession, _project: str) -> dict[str, str]:
-        return {}
-
-    async def nothing(_project: str, _applied: Applied) -> None:
-        return None
-
     now = 1_790_000_000
     outcomes = []
     for prefix, batched in (("b", True), ("s", False)):
@@ -161,14 +169,7 @@ def bridged_history(call_id: str, n: int, now: int) -> list[proto_webhook.Webhoo
         "trunkline.call_id": call_id,
         "trunkline.agent": "sales",
     }
-    joined = proto_models.ParticipantInfo(
-        identity="sip_+14155550123",
-        kind=proto_models.ParticipantInfo.Kind.SIP,
-        joined_at=now - 30,
-        attributes=attributes,
-    )
-    left = proto_models.ParticipantInfo()
-    left.CopyFrom(joined)
+    joined, left = sip_legs("sip_+14155550123", attributes, now)
     left.disconnect_reason = rng.choice([Reason.CLIENT_INITIATED, Reason.ROOM_DELETED])
     events = [
         build_event("participant_joined", room=room, participant=joined),
@@ -235,12 +236,6 @@ async def bridged_outcome(
 async def test_bridged_legs_attach_to_their_carrier_calls_alike_in_batches_and_one_by_one(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async def no_trunks(_db: AsyncSession, _project: str) -> dict[str, str]:
-        return {}
-
-    async def nothing(_project: str, _applied: Applied) -> None:
-        return None
-
     now = 1_790_000_000
     outcomes = []
     for batched in (True, False):
