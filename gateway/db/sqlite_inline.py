@@ -35,7 +35,9 @@ from typing import Any, TypeVar
 log = logging.getLogger("trunkline.db.sqlite")
 
 SQLITE_BUSY = 5
-"""The primary result code of a lock conflict (the extended BUSY_SNAPSHOT, 517, cannot be waited out)."""
+"""The primary result code of a lock conflict; Python reports extended codes (BUSY_RECOVERY is 261, ...)."""
+SQLITE_BUSY_SNAPSHOT = 517
+"""A read transaction's snapshot went stale before it wrote: waiting cannot help, the transaction must restart."""
 WAL_SIZE_LIMIT = 64 << 20
 """Bytes the WAL file keeps once checkpointed and reset (it is truncated to this); it may grow past it meanwhile."""
 FIRST_BACKOFF = 0.001
@@ -45,7 +47,9 @@ T = TypeVar("T")
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
-    return getattr(error, "sqlite_errorcode", None) == SQLITE_BUSY
+    """A lock held elsewhere, worth waiting for: SQLITE_BUSY or an extended form of it other than BUSY_SNAPSHOT."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == SQLITE_BUSY and code != SQLITE_BUSY_SNAPSHOT
 
 
 class InlineConnection:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from gateway.db.engine import create_engine
-from gateway.db.sqlite_inline import Checkpointer, checkpoints
+from gateway.db.sqlite_inline import Checkpointer, _is_busy, checkpoints
 
 
 async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object]) -> int:
@@ -130,3 +130,16 @@ def test_in_memory_and_postgresql_urls_need_no_checkpointer() -> None:
         await engine.dispose()
 
     asyncio.run(scenario())
+
+
+def test_every_busy_code_but_a_stale_snapshot_is_waited_out() -> None:
+    def error(code: int) -> sqlite3.OperationalError:
+        failure = sqlite3.OperationalError("database is locked")
+        failure.sqlite_errorcode = code  # type: ignore[attr-defined]
+        return failure
+
+    assert _is_busy(error(5))  # SQLITE_BUSY
+    assert _is_busy(error(261))  # SQLITE_BUSY_RECOVERY: another connection is recovering the WAL
+    assert not _is_busy(error(517))  # SQLITE_BUSY_SNAPSHOT: the transaction must start over
+    assert not _is_busy(error(1))  # SQLITE_ERROR
+    assert not _is_busy(sqlite3.OperationalError("no code"))
