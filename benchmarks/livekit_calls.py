@@ -31,7 +31,7 @@ import httpx
 from livekit import api
 from livekit.protocol import models as proto_models
 
-from benchmarks._support import LOAD_CORE, PYTHON, SERVER_CORE, pinned, process, wait_ready, wrk
+from benchmarks._support import LOAD_CORE, PYTHON, SERVER_CORE, cpu_seconds, pinned, process, wait_ready, wrk
 from tests.support.live_server import free_port
 from tests.support.livekit_standin import StandInThread
 from tests.support.livekit_standin.webhooks import build_event, encode_event, sign_body
@@ -221,6 +221,12 @@ def count_rows(db: Path, table: str) -> int:
         return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
 
 
+def cpu_per_request(figures: dict[str, float], cpu_before: float, pid: int, seconds: int) -> float:
+    """The server's CPU time per request (us) during a run: tells CPU cost apart from time spent waiting."""
+    requests = figures["rps"] * seconds
+    return (cpu_seconds(pid) - cpu_before) / requests * 1e6 if requests else 0.0
+
+
 def measure_gateway(
     work: Path, standin: StandInThread, seconds: int, calls: int, connections: int
 ) -> dict[str, dict[str, float]]:
@@ -244,7 +250,9 @@ def measure_gateway(
         for name, (path, unique) in bodies.items():
             calls_before = count_rows(work / "bench.db", "calls")
             script = replay_script(work / f"{name}.lua", path, "/webhooks/livekit")
+            cpu_before = cpu_seconds(server.pid)
             figures = wrk(base, seconds=seconds, connections=connections, script=script)
+            figures["cpu_us_per_request"] = cpu_per_request(figures, cpu_before, server.pid, seconds)
             figures["unique_bodies"] = unique
             figures["replayed"] = float(figures["rps"] * seconds > unique)
             figures["calls_recorded"] = count_rows(work / "bench.db", "calls") - calls_before
@@ -258,9 +266,12 @@ def measure_bare(work: Path, seconds: int, connections: int) -> dict[str, float]
     cmd = [*pinned(SERVER_CORE), PYTHON, "-m", "uvicorn", "benchmarks._bare_app:app", "--port", str(port)]
     cmd += ["--no-access-log", "--log-level", "warning"]
     script = replay_script(work / "bare.lua", work / "webhook_mix.txt", "/bare")
-    with process(cmd):
+    with process(cmd) as server:
         wait_ready(f"http://127.0.0.1:{port}/bare")
-        return wrk(f"http://127.0.0.1:{port}", seconds=seconds, connections=connections, script=script)
+        cpu_before = cpu_seconds(server.pid)
+        figures = wrk(f"http://127.0.0.1:{port}", seconds=seconds, connections=connections, script=script)
+        figures["cpu_us_per_request"] = cpu_per_request(figures, cpu_before, server.pid, seconds)
+        return figures
 
 
 def main() -> None:

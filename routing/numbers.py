@@ -14,6 +14,7 @@ __all__ = [
     "caller_region",
     "country_code_of",
     "is_canonical_e164",
+    "is_plausible_e164",
     "is_withheld",
     "mask",
     "normalize",
@@ -89,6 +90,12 @@ def is_withheld(raw: str | None) -> bool:
 def is_canonical_e164(raw: str) -> bool:
     """Already in E.164 form (``+`` and 2-15 digits, no spaces): no parsing needed to route on it."""
     return _CANONICAL_E164.fullmatch(raw) is not None
+
+
+def is_plausible_e164(raw: str) -> bool:
+    """Canonical E.164 with 7 to 15 digits: what a carrier reports can be kept as is, unparsed (carriers' ranges
+    outrun phonenumbers' metadata, and a real caller must not be refused for that)."""
+    return len(raw) >= 8 and is_canonical_e164(raw)
 
 
 def normalize(raw: str, default_region: str | None) -> E164Number:

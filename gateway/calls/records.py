@@ -14,12 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.calls.draft import CallDraft
 from gateway.calls.lifecycle import CallSnapshot, CallState, Outcome, StatusUpdate, transition
 from gateway.db.bulk import BulkInsert
 from gateway.db.models import Call, CallEvent
 from gateway.db.types import utcnow
 from gateway.ids import new_id
 
+CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
+INSERT_CALLS = BulkInsert(Call, CALL_COLUMNS)
+"""Many new calls at once (the group-commit writers): rows with every column of `CALL_COLUMNS`."""
 EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
 INSERT_EVENTS = BulkInsert(CallEvent, EVENT_COLUMNS)
 """Many call events at once (the group-commit writers): rows with every column of `EVENT_COLUMNS`."""
@@ -49,10 +53,10 @@ async def find_call(
     return call
 
 
-def new_call(new: NewCall) -> Call:
-    """A fresh call record (status initiated), not yet added to a session."""
+def new_draft(new: NewCall) -> CallDraft:
+    """A fresh call record (status initiated) as a draft, for the group-commit writers."""
     now = utcnow()
-    return Call(
+    return CallDraft(
         id=new_id("call"),
         status=CallState.INITIATED.value,
         created_at=now,
@@ -61,6 +65,11 @@ def new_call(new: NewCall) -> Call:
         last_sequence=-1,
         **msgspec.structs.asdict(new),
     )
+
+
+def new_call(new: NewCall) -> Call:
+    """A fresh call record (status initiated), not yet added to a session."""
+    return new_draft(new).to_orm()
 
 
 async def open_call(db: AsyncSession, new: NewCall) -> tuple[Call, bool]:
@@ -115,11 +124,11 @@ async def add_event(
     return event
 
 
-def snapshot_of(call: Call) -> CallSnapshot:
+def snapshot_of(call: Call | CallDraft) -> CallSnapshot:
     return msgspec.convert(call.lifecycle or {}, CallSnapshot, strict=False)
 
 
-def fold_status(call: Call, update: StatusUpdate) -> Outcome:
+def fold_status(call: Call | CallDraft, update: StatusUpdate) -> Outcome:
     """Fold a status report into the call's snapshot and the columns that mirror it (no event, no I/O)."""
     outcome = transition(snapshot_of(call), update)
     snap = outcome.snapshot

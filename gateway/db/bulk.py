@@ -1,10 +1,10 @@
-"""Many-row INSERTs for the group-commit writers, without SQLAlchemy's per-execution work for each row.
+"""Many-row INSERTs and UPDATEs for the group-commit writers, without SQLAlchemy's per-execution work for each row.
 
 `insert(Table)` executed with a list of dicts makes SQLAlchemy build and process every row's parameters through
 its generic machinery (cache keys, parameter dicts, one type processor lookup per value); on the webhook hot paths
-that cost more than SQLite spends storing the rows. `BulkInsert` compiles the statement once per dialect, keeps the
-columns' own bind processors (so values are converted exactly as SQLAlchemy would convert them: UTC datetimes,
-JSON, ...), and hands the driver ready tuples through `exec_driver_sql`.
+that cost more than SQLite spends storing the rows. `BulkInsert` and `BulkUpdate` compile their statement once per
+dialect, keep the columns' own bind processors (so values are converted exactly as SQLAlchemy would convert them:
+UTC datetimes, JSON, ...), and hand the driver ready tuples through `exec_driver_sql`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase
@@ -29,7 +29,9 @@ class _Prepared:
         self.processors = processors
 
 
-class BulkInsert:
+class _BulkStatement:
+    """A statement compiled once per dialect, run with many rows through `exec_driver_sql` (executemany)."""
+
     def __init__(self, model: type[DeclarativeBase], columns: Sequence[str]) -> None:
         table = cast(Table, model.__table__)
         unknown = set(columns) - set(table.columns.keys())
@@ -39,15 +41,24 @@ class BulkInsert:
         self.columns = tuple(columns)
         self._prepared: dict[str, _Prepared] = {}
 
+    def _compile(self, dialect: Dialect) -> Any:
+        raise NotImplementedError
+
+    def _column_of(self, parameter: str) -> str:
+        """The row key (a column name) a compiled parameter takes its value from."""
+        return parameter
+
     def prepare(self, dialect: Dialect) -> _Prepared:
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
-            compiled = self.table.insert().compile(dialect=dialect, column_keys=list(self.columns))
+            compiled = self._compile(dialect)
             if compiled.positiontup is None:
                 raise ValueError(f"{dialect.name} does not use positional parameters")
-            keys = tuple(compiled.positiontup)
-            if sorted(keys) != sorted(self.columns):  # a column default SQLAlchemy would fill in per row
-                raise ValueError(f"INSERT into {self.table.name} needs exactly the columns {sorted(keys)}")
+            keys = tuple(self._column_of(name) for name in compiled.positiontup)
+            if sorted(set(keys)) != sorted(self.columns):  # a column default SQLAlchemy would fill in per row
+                raise ValueError(
+                    f"this statement on {self.table.name} needs exactly the columns {sorted(keys)}"
+                )
             processors = tuple(self.table.columns[key].type._cached_bind_processor(dialect) for key in keys)
             prepared = _Prepared(str(compiled), keys, processors)
             self._prepared[dialect.name] = prepared
@@ -67,3 +78,35 @@ class BulkInsert:
             return
         dialect = connection.dialect
         await connection.exec_driver_sql(self.prepare(dialect).sql, self.parameters(dialect, rows))
+
+
+class BulkInsert(_BulkStatement):
+    """INSERT INTO table (columns) VALUES (...), one row per mapping."""
+
+    def _compile(self, dialect: Dialect) -> Any:
+        return self.table.insert().compile(dialect=dialect, column_keys=list(self.columns))
+
+
+class BulkUpdate(_BulkStatement):
+    """UPDATE table SET (every column but `key`) WHERE key = ..., one row per mapping (which includes `key`).
+
+    Column `onupdate` defaults are not applied: list such columns (`updated_at`) and give their values."""
+
+    _WHERE = "where_"
+
+    def __init__(self, model: type[DeclarativeBase], columns: Sequence[str], *, key: str = "id") -> None:
+        if key in columns:
+            raise ValueError(f"{key} identifies the row; it is not one of the columns to set")
+        super().__init__(model, (*columns, key))
+        self.key = key
+
+    def _compile(self, dialect: Dialect) -> Any:
+        table = self.table
+        values: dict[str, Any] = {name: bindparam(name) for name in self.columns if name != self.key}
+        statement = (
+            table.update().where(table.c[self.key] == bindparam(self._WHERE + self.key)).values(values)
+        )
+        return statement.compile(dialect=dialect)
+
+    def _column_of(self, parameter: str) -> str:
+        return parameter.removeprefix(self._WHERE)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate
 from gateway.calls.records import NewCall
 from gateway.db.types import utcnow
 from gateway.logs import mask_text
-from routing.numbers import InvalidNumber, normalize
+from routing.numbers import InvalidNumber, is_plausible_e164, normalize
 
 from . import bridging
 from .webhooks import LiveKitEvent, Participant
@@ -90,9 +91,11 @@ def keys_of(participant: Participant) -> Keys:
     return Keys(call_id=placed or None, sip_call_id=(sip.call_id if sip is not None else "") or None)
 
 
+@lru_cache(maxsize=4096)
 def _e164(raw: str) -> str:
-    if not raw:
-        return ""
+    """Plausible E.164 as LiveKit reports it, else E.164 when phonenumbers can make it so, else as given."""
+    if not raw or is_plausible_e164(raw):
+        return raw
     try:
         return normalize(raw, None).e164
     except InvalidNumber:

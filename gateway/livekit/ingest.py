@@ -20,7 +20,7 @@ import msgspec
 from litestar import Request, post
 from litestar.datastructures import State
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from gateway.db.models import Project, Trunk
 from gateway.errors import Forbidden
@@ -77,8 +77,8 @@ class Directory:
             self._keys, self._keys_at = keys, now
         return self._keys.get(api_key)
 
-    async def trunks(self, db: AsyncSession, project_id: str) -> dict[str, str]:
-        """LiveKit trunk id -> gateway trunk id, read with the caller's session."""
+    async def trunks(self, db: AsyncConnection | AsyncSession, project_id: str) -> dict[str, str]:
+        """LiveKit trunk id -> gateway trunk id, read with the caller's connection or session."""
         now = time.monotonic()
         cached = self._trunks.get(project_id)
         if cached is not None and now - cached[0] < CACHE_SECONDS:

@@ -2,14 +2,16 @@
 
 Applied one at a time, each event costs a dozen database round trips and a commit, and on SQLite every request
 queues for the one connection. Here a request hands its verified event to `EventWriter.submit` and waits; the
-writer takes everything pending and, in one transaction: drops event ids already received (replays), records
-the new ones as `InboundReceipt`s, loads every call the batch touches with one query, folds each event's effect
-(`call_effects`, through `records.fold_status`) into those rows in arrival order, and inserts the call events
-with their sequence numbers. Sessions and recordings go through `events.apply` in the same transaction.
+writer takes everything pending and, in one transaction on one connection (no ORM unit of work): records the
+events' ids as `InboundReceipt`s, loads every call the batch touches with one query as `CallDraft`s, folds each
+event's effect (`call_effects`, through `records.fold_status`) into them in arrival order, then writes the new
+calls, the changed columns of the others and the call events, each with one executemany. Sessions and
+recordings go through `events.apply`, in an ORM session joined to the same transaction.
 
-If a batch fails (say another replica opened the same call meanwhile), its events are retried one by one through
-`events.apply`, so one bad event never takes the others down. The ack is sent only after the commit: an
-acknowledged webhook is never lost.
+A replayed event (its id recorded before) makes the receipts insert fail; so does a call opened meanwhile by
+another replica. A failed batch is retried one event at a time through `events.apply`, which tells replays
+apart, so one bad event never takes the others down. The ack is sent only after the commit: an acknowledged
+webhook is never lost.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.calls.draft import CallDraft
 from gateway.calls.lifecycle import TERMINAL_STATES
-from gateway.calls.records import INSERT_EVENTS, fold_status, new_call, snapshot_of
+from gateway.calls.records import INSERT_CALLS, INSERT_EVENTS, fold_status, new_draft, snapshot_of
 from gateway.db.batching import Batcher
+from gateway.db.bulk import BulkInsert, BulkUpdate
 from gateway.db.models import Call, CallEvent, InboundReceipt
 from gateway.db.types import utcnow
 from gateway.sessions import records as sessions
@@ -52,6 +54,49 @@ RECEIPT_SOURCE = "livekit"
 Outcome = Literal["applied", "duplicate"]
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
 
+_CALL_TABLE = Call.__table__
+_LAST_SEQ = (
+    select(func.max(CallEvent.seq)).where(CallEvent.call_id == Call.id).scalar_subquery().label("last_seq")
+)
+_CHANGEABLE = (
+    "status",
+    "lifecycle",
+    "ringing_at",
+    "answered_at",
+    "ended_at",
+    "duration_s",
+    "sip_status",
+    "last_sequence",
+    "carrier_call_id",
+    "end_reason",
+    "livekit_room",
+)
+"""The columns an event can change on a stored call (`records.fold_status` and `_Calls.carry_out`)."""
+_TOUCHED = (
+    select(*_CALL_TABLE.columns, _LAST_SEQ)
+    .where(
+        or_(
+            Call.id.in_(bindparam("ids", expanding=True)),
+            and_(Call.carrier == SOURCE, Call.carrier_call_id.in_(bindparam("sip_ids", expanding=True))),
+            and_(Call.livekit_room.in_(bindparam("rooms", expanding=True)), Call.status.not_in(_TERMINAL)),
+        )
+    )
+    .with_for_update()
+)
+"""The calls a batch touches: by gateway call id, by LiveKit SIP call id, or still open in a finished room."""
+UPDATE_CALLS = BulkUpdate(Call, (*_CHANGEABLE, "updated_at"))
+INSERT_RECEIPTS = BulkInsert(InboundReceipt, ("source", "key", "received_at"))
+
+
+def _in_memory(event: LiveKitEvent) -> bool:
+    """Call and (non-session) room events are applied to the batch's calls in memory; the rest through `events`."""
+    kind = events.effect_of(event)
+    return kind == "call" or (kind == "room" and not sessions.is_session_room(room_of(event)))
+
+
+def _changeable(call: CallDraft) -> tuple[object, ...]:
+    return tuple(getattr(call, name) for name in _CHANGEABLE)
+
 
 @dataclass
 class Submitted:
@@ -61,19 +106,21 @@ class Submitted:
     future: asyncio.Future[Outcome] = field(repr=False)
 
 
-TrunkLookup = Callable[[AsyncSession, str], Awaitable[dict[str, str]]]
+TrunkLookup = Callable[[AsyncConnection | AsyncSession, str], Awaitable[dict[str, str]]]
 AfterCommit = Callable[[str, events.Applied], Awaitable[None]]
 
 
 class _Calls:
-    """Every call one batch touches, loaded at once, changed in memory, flushed with the commit."""
+    """Every call one batch touches, loaded at once as drafts, changed in memory, written back before the commit."""
 
-    def __init__(self, db: AsyncSession) -> None:
-        self._db = db
-        self.by_id: dict[str, Call] = {}
-        self.by_sip: dict[str, Call] = {}
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self.by_id: dict[str, CallDraft] = {}
+        self.by_sip: dict[str, CallDraft] = {}
         self._seq: dict[str, int] = {}
-        self._new: list[Call] = []
+        self._new: list[CallDraft] = []
+        self._written: dict[str, tuple[object, ...]] = {}
+        """The changeable columns of each stored call as the database has them, to write back only changes."""
         self._events: list[dict[str, object]] = []
 
     async def load(self, batch: Sequence[Submitted]) -> None:
@@ -92,22 +139,23 @@ class _Calls:
                 rooms.add(room_of(item.event))
         if not (ids or sip_ids or rooms):
             return
-        wanted = or_(
-            Call.id.in_(ids),
-            and_(Call.carrier == SOURCE, Call.carrier_call_id.in_(sip_ids)),
-            and_(Call.livekit_room.in_(rooms), Call.status.not_in(_TERMINAL)),
+        rows = await self._connection.execute(
+            _TOUCHED, {"ids": list(ids), "sip_ids": list(sip_ids), "rooms": list(rooms)}
         )
-        last_seq = select(func.max(CallEvent.seq)).where(CallEvent.call_id == Call.id).scalar_subquery()
-        for call, seq in await self._db.execute(select(Call, last_seq).where(wanted).with_for_update()):
+        for row in rows.mappings():
+            values = dict(row)
+            seq = values.pop(_LAST_SEQ.key)
+            call = CallDraft(**values)
             self._remember(call)
             self._seq[call.id] = seq or 0
+            self._written[call.id] = _changeable(call)
 
-    def _remember(self, call: Call) -> None:
+    def _remember(self, call: CallDraft) -> None:
         self.by_id[call.id] = call
         if call.carrier == SOURCE and call.carrier_call_id:
             self.by_sip[call.carrier_call_id] = call
 
-    def call_for(self, item: Submitted, trunk_of: dict[str, str]) -> Call | None:
+    def call_for(self, item: Submitted, trunk_of: dict[str, str]) -> CallDraft | None:
         participant = item.event.participant
         assert participant is not None
         keys = keys_of(participant)
@@ -120,28 +168,39 @@ class _Calls:
         new = inbound_call(item.project_id, item.event, participant, trunk_of)
         if new is None:
             return None
-        call = new_call(new)
+        call = new_draft(new)
         self._new.append(call)
         self._remember(call)
         return call
 
     async def flush(self) -> None:
-        """Write what changed: calls through the session (new ones join it, so later changes are tracked),
-        then every event in one multi-row insert."""
-        self._db.add_all(self._new)
-        await self._db.flush()
-        if self._events:
-            await INSERT_EVENTS.execute(await self._db.connection(), self._events)
-        self._new, self._events = [], []
+        """Write what changed: new calls, then the stored calls whose columns changed, then every event."""
+        connection = self._connection
+        await INSERT_CALLS.execute(connection, [call.row() for call in self._new])
+        for call in self._new:
+            self._written[call.id] = _changeable(call)
+        self._new = []
+        now = utcnow()
+        changed = []
+        for call_id, before in self._written.items():
+            call = self.by_id[call_id]
+            after = _changeable(call)
+            if after != before:
+                call.updated_at = now
+                changed.append(call.row())
+                self._written[call_id] = after
+        await UPDATE_CALLS.execute(connection, changed)
+        await INSERT_EVENTS.execute(connection, self._events)
+        self._events = []
 
-    def in_room(self, project_id: str, room: str) -> list[Call]:
+    def in_room(self, project_id: str, room: str) -> list[CallDraft]:
         return [
             c
             for c in self.by_id.values()
             if c.project_id == project_id and c.livekit_room == room and c.status not in _TERMINAL
         ]
 
-    def carry_out(self, call: Call, effect: CallEffect, dedupe_key: str) -> None:
+    def carry_out(self, call: CallDraft, effect: CallEffect, dedupe_key: str) -> None:
         """`events.carry_out`, in memory: the same fold and the same event, numbered after the call's last."""
         if effect.carrier_call_id and not call.carrier_call_id:
             call.carrier_call_id = effect.carrier_call_id
@@ -172,6 +231,10 @@ class EventWriter:
         max_batch: int = MAX_BATCH,
     ) -> None:
         self._sessions = sessions_
+        engine = sessions_.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("EventWriter needs a session factory bound to an AsyncEngine")
+        self._engine = engine
         self._trunks = trunks
         self._after_commit = after_commit
         self._queue: Batcher[Submitted] = Batcher(
@@ -223,36 +286,47 @@ class EventWriter:
                 item.future.set_result("applied" if result is not None else "duplicate")
 
     async def _write_batch(self, batch: list[Submitted]) -> dict[int, events.Applied]:
-        async with self._sessions() as db:
-            fresh = await self._receive(db, batch)
-            calls = _Calls(db)
+        async with self._engine.begin() as connection:
+            fresh = await self._receive(connection, batch)
+            calls = _Calls(connection)
             await calls.load(fresh)
             applied: dict[int, events.Applied] = {}
+            orm: AsyncSession | None = None
             for item in fresh:
-                applied[id(item)] = await self._apply(db, calls, item)
+                if _in_memory(item.event):
+                    applied[id(item)] = await self._apply(connection, calls, item)
+                    continue
+                await calls.flush()  # sessions and recordings look calls up in the database
+                if orm is None:  # joins the connection's transaction; the commit below is the only one
+                    orm = AsyncSession(bind=connection, expire_on_commit=False)
+                trunks = await self._trunks(connection, item.project_id)
+                applied[id(item)] = await events.apply(orm, item.project_id, item.event, trunks)
+                await orm.flush()
             await calls.flush()
-            await db.commit()
+            if orm is not None:
+                await orm.close()
         return applied
 
-    async def _receive(self, db: AsyncSession, batch: list[Submitted]) -> list[Submitted]:
-        """The batch's events not received before (nor twice in the batch), now recorded as received."""
+    async def _receive(self, connection: AsyncConnection, batch: list[Submitted]) -> list[Submitted]:
+        """The batch's events, each once, now recorded as received.
+
+        An event received before (a replay) makes the insert fail, and the batch is retried one event at a time,
+        which tells the replay apart; replays are rare, so the common batch is spared a lookup.
+        """
         unique: dict[str, Submitted] = {}
         for item in batch:
             unique.setdefault(item.key, item)
         now = utcnow()
         rows = [{"source": RECEIPT_SOURCE, "key": key, "received_at": now} for key in unique]
-        dialect = db.get_bind().dialect.name
-        insert_new = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert_new(InboundReceipt).on_conflict_do_nothing().returning(InboundReceipt.key)
-        inserted = set((await db.execute(stmt, rows)).scalars().all())
-        return [item for key, item in unique.items() if key in inserted]
+        await INSERT_RECEIPTS.execute(connection, rows)
+        return list(unique.values())
 
-    async def _apply(self, db: AsyncSession, calls: _Calls, item: Submitted) -> events.Applied:
+    async def _apply(self, connection: AsyncConnection, calls: _Calls, item: Submitted) -> events.Applied:
+        """A call or room event, applied to the batch's calls in memory."""
         event = item.event
-        kind = events.effect_of(event)
-        if kind == "call":
+        if events.effect_of(event) == "call":
             assert event.participant is not None
-            call = calls.call_for(item, await self._trunks(db, item.project_id))
+            call = calls.call_for(item, await self._trunks(connection, item.project_id))
             if call is None:
                 return events.Applied("ignored")
             snapshot = snapshot_of(call)
@@ -262,13 +336,10 @@ class EventWriter:
             calls.carry_out(call, effect, event.id)
             watch = events.Watch(effect.watch[0], effect.watch[1], call.id) if effect.watch else None
             return events.Applied("call", watch=watch, stop_watch=effect.stop_watch)
-        if kind == "room" and not sessions.is_session_room(room_of(event)):
-            for call in calls.in_room(item.project_id, room_of(event)):
-                effect = room_effect(event, snapshot=snapshot_of(call), carrier=call.carrier)
-                calls.carry_out(call, effect, event.id)
-            return events.Applied("room")
-        await calls.flush()  # sessions and recordings look calls up in the database
-        return await events.apply(db, item.project_id, event, await self._trunks(db, item.project_id))
+        for call in calls.in_room(item.project_id, room_of(event)):
+            effect = room_effect(event, snapshot=snapshot_of(call), carrier=call.carrier)
+            calls.carry_out(call, effect, event.id)
+        return events.Applied("room")
 
     async def _write_one(self, item: Submitted) -> None:
         """One event in its own transaction, through `records` (the reference path)."""

@@ -14,7 +14,7 @@ import time
 
 import msgspec
 
-from gateway.carriers.twilio.draft import CallDraft
+from gateway.calls.draft import CallDraft
 from gateway.db.models import Call
 from gateway.ivr import CallState as IvrState
 from routing.model import Target

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.calls.draft import CallDraft
 from gateway.carriers.twilio.conversation import Conversation, store
-from gateway.carriers.twilio.draft import CallDraft
 from gateway.carriers.twilio.writer import CallWriter, call_row, event_row
 from gateway.db.models import Call, CallEvent
 from gateway.db.types import utcnow

@@ -18,11 +18,11 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.phone import to_e164
+from gateway.calls.draft import CallDraft
 from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate, state_from_twilio, transition
 from gateway.calls.records import apply_status, find_call
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.conversation import CLAIM_SECONDS, VOICE, Conversation, load
-from gateway.carriers.twilio.draft import CallDraft
 from gateway.carriers.twilio.exchange import CallExists, Exchange
 from gateway.carriers.twilio.params import VoiceRequest, parse_form
 from gateway.carriers.twilio.recordings import upsert_recording
@@ -43,7 +43,7 @@ from gateway.ivr import (
     twilio_event,
 )
 from routing.model import Call as RoutingCall
-from routing.numbers import is_canonical_e164, is_withheld, sip_user_part
+from routing.numbers import is_canonical_e164, is_plausible_e164, is_withheld, sip_user_part
 
 log = logging.getLogger("trunkline.twilio")
 
@@ -55,10 +55,9 @@ _ADDRESS_SCHEMES = ("sip:", "sips:", "client:")
 
 
 def _e164(raw: str, region: str, field: str) -> str:
-    """E.164 as Twilio sends it is kept as is when it has a plausible length (7 to 15 digits: carriers' ranges
-    outrun phonenumbers' metadata, and a real caller must not be refused for that); anything else must parse as a
+    """E.164 as Twilio sends it is kept as is when plausible (`is_plausible_e164`); anything else must parse as a
     valid number for the project's region."""
-    if is_canonical_e164(raw) and len(raw) >= 8:
+    if is_plausible_e164(raw):
         return raw
     return to_e164(raw, region, field).e164
 

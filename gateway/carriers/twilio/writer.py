@@ -19,17 +19,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.calls.records import INSERT_EVENTS
+from gateway.calls.records import CALL_COLUMNS, INSERT_CALLS, INSERT_EVENTS
 from gateway.db.batching import Batcher
-from gateway.db.bulk import BulkInsert
 from gateway.db.models import Call
 
 log = logging.getLogger("trunkline.twilio.writer")
 
 MAX_BATCH = 128
 Row = dict[str, Any]
-CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
-INSERT_CALLS = BulkInsert(Call, CALL_COLUMNS)
 
 
 def call_row(call: Call) -> Row:

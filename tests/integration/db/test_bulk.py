@@ -1,5 +1,5 @@
-"""`BulkInsert` writes exactly what SQLAlchemy's own `insert()` writes: same rows read back through the ORM, on
-SQLite and PostgreSQL."""
+"""`BulkInsert` and `BulkUpdate` write exactly what SQLAlchemy's own `insert()` and `update()` write: same rows read
+back through the ORM, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, insert, select
+from sqlalchemy import DateTime, insert, select, update
 from sqlalchemy.dialects import sqlite
 
-from gateway.db.bulk import BulkInsert
+from gateway.db.bulk import BulkInsert, BulkUpdate
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Call, CallEvent, Project
 from gateway.db.types import UTCDateTime
@@ -130,6 +130,57 @@ def test_a_unique_conflict_in_a_bulk_insert_writes_none_of_the_batch(database_ur
             await engine.dispose()
 
     assert asyncio.run(scenario()) == 0
+
+
+CHANGED = {
+    "status": "completed",
+    "ended_at": AT + timedelta(seconds=42, microseconds=7),
+    "duration_s": 42,
+    "end_reason": None,
+    "lifecycle": {"state": "completed", "nested": {"list": ["é", None]}},
+    "updated_at": AT + timedelta(minutes=1),
+}
+
+
+@pytest.mark.db
+def test_bulk_updates_read_back_like_sqlalchemys_own_updates(database_url: str) -> None:
+    async def scenario() -> dict[str, Call]:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as db:
+                db.add(Project(id="prj_bulk", slug="bulk", name="Bulk", settings={}))
+                await db.commit()
+            rows = [call_row(f"call_{n}", f"CA{n}", end_reason="was set") for n in ("bulk", "core", "kept")]
+            async with engine.begin() as connection:
+                await connection.execute(insert(Call), rows)
+                await BulkUpdate(Call, tuple(CHANGED)).execute(connection, [{**CHANGED, "id": "call_bulk"}])
+                await connection.execute(update(Call).where(Call.id == "call_core").values(CHANGED))
+            async with session_factory(engine)() as db:
+                return {c.id: c for c in (await db.scalars(select(Call))).all()}
+        finally:
+            await engine.dispose()
+
+    calls = asyncio.run(scenario())
+    drop = ("id", "carrier_call_id")
+    assert comparable(calls["call_bulk"], CALL_COLUMNS, drop) == comparable(
+        calls["call_core"], CALL_COLUMNS, drop
+    )
+    assert calls["call_bulk"].status == "completed"
+    assert calls["call_bulk"].end_reason is None
+    assert calls["call_kept"].status == "ringing", "only the row named by its id changes"
+    assert calls["call_kept"].end_reason == "was set"
+
+
+def test_a_bulk_update_names_its_row_by_key_and_sets_only_other_columns() -> None:
+    with pytest.raises(ValueError, match="identifies the row"):
+        BulkUpdate(Call, ("id", "status"))
+    with pytest.raises(ValueError, match="no columns"):
+        BulkUpdate(Call, ("colour",))
+    with pytest.raises(ValueError, match="needs exactly the columns"):  # `updated_at` has an onupdate default
+        BulkUpdate(Call, ("status",)).prepare(sqlite.dialect())
+    prepared = BulkUpdate(Call, ("status", "updated_at")).prepare(sqlite.dialect())
+    assert prepared.keys == ("status", "updated_at", "id")
+    assert prepared.sql.endswith("WHERE calls.id = ?")
 
 
 def test_columns_must_exist_and_cover_every_column_with_a_default() -> None:

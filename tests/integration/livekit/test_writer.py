@@ -52,7 +52,7 @@ async def project(sessions: async_sessionmaker[AsyncSession]) -> str:
         return row.id
 
 
-async def no_trunks(_db: AsyncSession, _project: str) -> dict[str, str]:
+async def no_trunks(_db: object, _project: str) -> dict[str, str]:
     return {}
 
 
@@ -262,3 +262,25 @@ async def test_bridged_legs_attach_to_their_carrier_calls_alike_in_batches_and_o
             assert noted == ["bridge.joined", "bridge.left", "bridge.room_finished"]
         else:
             assert {"bridge.joined", "bridge.left"} <= set(noted)
+
+
+async def test_replays_in_a_later_batch_are_duplicates_and_the_new_events_with_them_still_apply(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = 1_790_000_000
+    project_id = await project(sessions)
+    writer = EventWriter(sessions, no_trunks, nothing)
+    writer.start()
+    first = [e for n in range(4) for e in history("r", n, now)[:4]]
+    await asyncio.gather(*(writer.submit(project_id, e.id, parse_event(e)) for e in first))
+    before = await outcome(sessions, project_id)
+    later = [e for n in range(4, 8) for e in history("r", n, now)[:4]]
+    mixed = [*first[::2], *later, *first[1::2]]
+    results = await asyncio.gather(*(writer.submit(project_id, e.id, parse_event(e)) for e in mixed))
+    await writer.stop()
+    replays = len(first)
+    assert sorted(results[: replays // 2] + results[-(replays - replays // 2) :]) == ["duplicate"] * replays
+    assert set(results[replays // 2 : -(replays - replays // 2)]) == {"applied"}
+    after = await outcome(sessions, project_id)
+    assert after[:4] == before[:4], "replayed events changed nothing"
+    assert len(after) == 8 + 1

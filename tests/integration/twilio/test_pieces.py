@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from gateway.calls.draft import CallDraft
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.bridge import BridgeRequest, dial_livekit, sip_uri
 from gateway.carriers.twilio.conversation import MAX_REPLIES, VOICE, Conversation
-from gateway.carriers.twilio.draft import CallDraft
 from gateway.carriers.twilio.voice import called_number, caller_number, describe_input
 from gateway.carriers.twilio.webhook import _form_pairs, parse_body
 from gateway.carriers.twilio.writer import CallWriter, event_row

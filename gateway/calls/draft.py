@@ -1,7 +1,8 @@
-"""A new call record before it is written: plain attributes, cheaper than an ORM instance on the webhook hot path.
+"""A call record as plain attributes: cheaper than an ORM instance on the webhook hot paths.
 
-The group-commit writer inserts it as a row; when a call must be saved in the request's session instead (it waits
-on LiveKit or a lookup first), `to_orm` turns it into a `Call`.
+The group-commit writers insert new drafts as rows (and the LiveKit writer loads the calls a batch touches as
+drafts and writes back what changed); when a call must be saved in a request's session instead (it waits on
+LiveKit or a lookup first), `to_orm` turns it into a `Call`.
 """
 
 from __future__ import annotations
