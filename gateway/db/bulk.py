@@ -9,6 +9,7 @@ UTC datetimes, JSON, ...), and hand the driver ready tuples through `exec_driver
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -29,7 +30,7 @@ class _Prepared:
         self.processors = processors
 
 
-class _BulkStatement:
+class _BulkStatement(ABC):
     """A statement compiled once per dialect, run with many rows through `exec_driver_sql` (executemany)."""
 
     def __init__(self, model: type[DeclarativeBase], columns: Sequence[str]) -> None:
@@ -41,8 +42,9 @@ class _BulkStatement:
         self.columns = tuple(columns)
         self._prepared: dict[str, _Prepared] = {}
 
+    @abstractmethod
     def _compile(self, dialect: Dialect) -> Any:
-        raise NotImplementedError
+        """The statement compiled for `dialect` (positional parameters)."""
 
     def _column_of(self, parameter: str) -> str:
         """The row key (a column name) a compiled parameter takes its value from."""

@@ -131,13 +131,14 @@ class _Calls:
         rooms: set[str] = set()
         for item in batch:
             participant = item.event.participant
-            if events.effect_of(item.event) == "call" and participant is not None:
+            kind = events.effect_of(item.event)
+            if kind == "call" and participant is not None:
                 keys = keys_of(participant)
                 if keys.call_id:
                     ids.add(keys.call_id)
                 elif keys.sip_call_id:
                     sip_ids.add(keys.sip_call_id)
-            elif events.effect_of(item.event) == "room" and not sessions.is_session_room(room_of(item.event)):
+            elif kind == "room" and not sessions.is_session_room(room_of(item.event)):
                 rooms.add(room_of(item.event))
         if not (ids or sip_ids or rooms):
             return
@@ -300,7 +301,7 @@ class EventWriter:
                     continue
                 await calls.flush()  # sessions and recordings look calls up in the database
                 if orm is None:  # joins the connection's transaction; the commit below is the only one
-                    orm = AsyncSession(bind=connection, expire_on_commit=False)
+                    orm = AsyncSession(bind=connection)
                 trunks = await self._trunks(connection, item.project_id)
                 applied[id(item)] = await events.apply(orm, item.project_id, item.event, trunks)
                 await orm.flush()
