@@ -2,8 +2,9 @@
 
 from .errors import LiveKitError, LiveKitUnavailable, SipOutcome, sip_outcome
 from .facade import DTMF_TOPIC, LiveKit
+from .receiver import LiveKitWebhookRejected, verify_webhook
 from .types import AgentDispatchInfo, AgentSpec, EgressSummary, RoomInfo, SipParticipant, TransferResult
-from .webhooks import LiveKitEvent, LiveKitWebhookRejected, parse_event, verify_webhook
+from .webhooks import LiveKitEvent, parse_event
 
 __all__ = [
     "DTMF_TOPIC",

@@ -28,7 +28,8 @@ from gateway.settings import Settings
 
 from . import events
 from .clients import credentials_of
-from .webhooks import LiveKitEvent, LiveKitWebhookRejected, verify_webhook
+from .receiver import LiveKitWebhookRejected, verify_webhook
+from .webhooks import LiveKitEvent
 from .writer import EventWriter
 
 logger = logging.getLogger("gateway.livekit.webhooks")

@@ -1,29 +1,45 @@
-"""LiveKit webhooks: verified with livekit-api's `WebhookReceiver`, parsed into typed events.
+"""LiveKit webhook events as the gateway reads them, and `parse_event`, their form from a `livekit.WebhookEvent`.
 
-`verify_webhook` checks the JWT in `Authorization` (signed with the project's API secret) and that its
-`sha256` claim matches the body; `parse_event` is the pure conversion of a `livekit.WebhookEvent`.
+Webhook bodies are verified and decoded by `receiver.verify_webhook`; `participant_info` reads the participants
+LiveKit's API returns.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, cast, get_args
 
 import msgspec
 from livekit import api
-
-from gateway.errors import Unauthorized
 
 ParticipantKind = Literal["standard", "ingress", "egress", "sip", "agent", "connector", "bridge", "unknown"]
 CallStatus = Literal["dialing", "ringing", "automation", "active", "hangup", ""]
 
 _CALL_STATUSES = {"dialing", "ringing", "automation", "active", "hangup"}
-_KIND_VALUES = set(api.ParticipantInfo.Kind.values())
+_PARTICIPANT_KINDS: frozenset[str] = frozenset(get_args(ParticipantKind))
 
 
-class LiveKitWebhookRejected(Unauthorized):
-    """A webhook that is unsigned, signed with another secret, tampered with, or not a LiveKit event."""
+class EnumNames:
+    """A LiveKit protobuf enum's value names in lower case, without `prefix`; numbers it lacks are "unknown"."""
 
-    title = "LiveKit webhook rejected"
+    def __init__(self, enum: Any, prefix: str = "") -> None:
+        self.number_of: dict[str, int] = dict(enum.items())
+        self._names: dict[int, str] = {
+            number: name.removeprefix(prefix).lower() for name, number in enum.items()
+        }
+
+    def name(self, number: int) -> str:
+        return self._names.get(number, "unknown")
+
+
+KINDS = EnumNames(api.ParticipantInfo.Kind)
+STATES = EnumNames(api.ParticipantInfo.State)
+DISCONNECT_REASONS = EnumNames(api.DisconnectReason)
+EGRESS_STATUSES = EnumNames(api.EgressStatus, "EGRESS_")
+
+
+def participant_kind(number: int) -> ParticipantKind:
+    name = KINDS.name(number)
+    return cast(ParticipantKind, name if name in _PARTICIPANT_KINDS else "unknown")
 
 
 class SipDetails(msgspec.Struct, frozen=True):
@@ -76,7 +92,7 @@ class LiveKitEvent(msgspec.Struct, frozen=True):
     egress: Egress | None = None
 
 
-def _sip_details(attributes: dict[str, str]) -> SipDetails:
+def sip_details(attributes: dict[str, str]) -> SipDetails:
     status = attributes.get("sip.callStatus", "")
     return SipDetails(
         call_id=attributes.get("sip.callID", ""),
@@ -89,19 +105,18 @@ def _sip_details(attributes: dict[str, str]) -> SipDetails:
 
 
 def _participant(info: api.ParticipantInfo) -> Participant:
-    kind_name = api.ParticipantInfo.Kind.Name(info.kind).lower() if info.kind in _KIND_VALUES else "unknown"
     attributes = dict(info.attributes)
     return Participant(
         sid=info.sid,
         identity=info.identity,
         name=info.name,
-        kind=msgspec.convert(kind_name, ParticipantKind),
-        state=api.ParticipantInfo.State.Name(info.state).lower(),
+        kind=participant_kind(info.kind),
+        state=STATES.name(info.state),
         metadata=info.metadata,
         attributes=attributes,
         joined_at=info.joined_at,
-        disconnect_reason=api.DisconnectReason.Name(info.disconnect_reason).lower(),
-        sip=_sip_details(attributes) if info.kind == api.ParticipantInfo.Kind.SIP else None,
+        disconnect_reason=DISCONNECT_REASONS.name(info.disconnect_reason),
+        sip=sip_details(attributes) if info.kind == api.ParticipantInfo.Kind.SIP else None,
     )
 
 
@@ -126,7 +141,7 @@ def parse_event(event: api.WebhookEvent) -> LiveKitEvent:
         egress = Egress(
             egress_id=info.egress_id,
             room_name=info.room_name,
-            status=api.EgressStatus.Name(info.status).removeprefix("EGRESS_").lower(),
+            status=EGRESS_STATUSES.name(info.status),
             files=tuple(f.filename for f in info.file_results),
             error=info.error,
         )
@@ -138,22 +153,3 @@ def parse_event(event: api.WebhookEvent) -> LiveKitEvent:
         participant=_participant(event.participant) if event.HasField("participant") else None,
         egress=egress,
     )
-
-
-def verify_webhook(
-    body: str | bytes, authorization: str | None, *, api_key: str, api_secret: str
-) -> LiveKitEvent:
-    """Check a webhook's signature and body digest, then parse it; `LiveKitWebhookRejected` if anything is off."""
-    if not authorization:
-        raise LiveKitWebhookRejected(
-            "LiveKit webhook without Authorization header; only LiveKit may post here"
-        )
-    text = body.decode() if isinstance(body, bytes) else body
-    receiver = api.WebhookReceiver(api.TokenVerifier(api_key, api_secret))
-    try:
-        event = receiver.receive(text, authorization.removeprefix("Bearer ").strip())
-    except Exception as exc:  # the receiver raises bare Exception, jwt and protobuf errors alike
-        raise LiveKitWebhookRejected(
-            f"LiveKit webhook failed verification ({type(exc).__name__}); check the project's LiveKit API secret"
-        ) from exc
-    return parse_event(event)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
 from livekit import api
 
 from gateway.livekit import LiveKitEvent, LiveKitWebhookRejected, parse_event, verify_webhook
 from tests.support.livekit_standin import LiveKitStandIn, ReceivedWebhook, WebhookSink
+from tests.support.livekit_standin.webhooks import sign_body
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +117,27 @@ def test_parse_event_of_a_non_sip_participant() -> None:
     parsed = parse_event(event)
     assert parsed.participant is not None
     assert (parsed.participant.kind, parsed.participant.sip, parsed.room) == ("agent", None, None)
+
+
+KEY, SECRET = "APIwebhooks", "a-secret-long-enough-for-hs256-signatures"
+
+
+def test_a_token_without_the_body_digest_is_refused() -> None:
+    now = int(time.time())
+    token = jwt.encode({"iss": KEY, "nbf": now, "exp": now + 60}, SECRET, algorithm="HS256")
+    with pytest.raises(LiveKitWebhookRejected, match="carries no sha256"):
+        verify_webhook(b'{"event":"room_started"}', f"Bearer {token}", api_key=KEY, api_secret=SECRET)
+
+
+def test_a_signed_body_that_is_not_an_event_is_refused_saying_why() -> None:
+    body = '{"event":"room_started","createdAt":true}'
+    with pytest.raises(LiveKitWebhookRejected, match="createdAt must be an integer") as refused:
+        verify_webhook(body, f"Bearer {sign_body(body, KEY, SECRET)}", api_key=KEY, api_secret=SECRET)
+    assert refused.value.status_code == 401
+
+
+def test_an_expired_token_is_refused() -> None:
+    body = '{"event":"room_started"}'
+    stale = sign_body(body, KEY, SECRET, now=time.time() - 3600)
+    with pytest.raises(LiveKitWebhookRejected, match="ExpiredSignatureError"):
+        verify_webhook(body, f"Bearer {stale}", api_key=KEY, api_secret=SECRET)
