@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam
@@ -22,12 +23,30 @@ Processor = Callable[[Any], Any]
 
 
 class _Prepared:
-    __slots__ = ("keys", "processors", "sql")
+    """The compiled SQL, and how to turn a row mapping into its parameters: the values in statement order (one C
+    call), then the columns whose type converts values (datetimes, JSON...) converted."""
+
+    __slots__ = ("converted", "keys", "processors", "sql", "values_of")
 
     def __init__(self, sql: str, keys: tuple[str, ...], processors: tuple[Processor | None, ...]) -> None:
         self.sql = sql
         self.keys = keys
         self.processors = processors
+        self.values_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        )
+        self.converted = tuple(
+            (index, process) for index, process in enumerate(processors) if process is not None
+        )
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = self.values_of(row)
+        if not self.converted:
+            return values
+        converted = list(values)
+        for index, process in self.converted:
+            converted[index] = process(converted[index])
+        return tuple(converted)
 
 
 class _BulkStatement(ABC):
@@ -68,12 +87,8 @@ class _BulkStatement(ABC):
 
     def parameters(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """Each row's values in statement order, converted by the column types; every column must be given."""
-        prepared = self.prepare(dialect)
-        pairs = tuple(zip(prepared.keys, prepared.processors, strict=True))
-        return [
-            tuple(row[key] if process is None else process(row[key]) for key, process in pairs)
-            for row in rows
-        ]
+        parameters = self.prepare(dialect).parameters
+        return [parameters(row) for row in rows]
 
     async def execute(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
