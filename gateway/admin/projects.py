@@ -17,6 +17,7 @@ from gateway import audit
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, to_builtins
 from gateway.auth.keys import Role, new_key
 from gateway.auth.principal import DEFAULT_PROJECT_SLUG
+from gateway.carriers.twilio.params import ACCOUNT_SID_PATTERN
 from gateway.db.models import ApiKey, Project
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ids import new_id
@@ -42,7 +43,7 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     slug: Slug
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     default_region: Region = "US"
-    twilio_account_sid: Annotated[str, msgspec.Meta(pattern=r"^AC[0-9a-fA-F]{32}$")] | None = None
+    twilio_account_sid: Annotated[str, msgspec.Meta(pattern=ACCOUNT_SID_PATTERN)] | None = None
     twilio_auth_token: Annotated[str, msgspec.Meta(min_length=8, max_length=200)] | None = None
     livekit_url: Annotated[str, msgspec.Meta(pattern=r"^(https?|wss?)://\S+$")] | None = None
     livekit_api_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None

@@ -8,6 +8,7 @@ count as absent (Twilio sends e.g. `ForwardedFrom=` on calls that were not forwa
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -17,6 +18,15 @@ import msgspec
 
 from gateway.calls.lifecycle import StatusUpdate, state_from_twilio
 from gateway.errors import InvalidInput
+
+ACCOUNT_SID_PATTERN = r"^AC[0-9a-fA-F]{32}$"
+"""A Twilio account SID: `AC` and 32 hex digits."""
+_ACCOUNT_SID = re.compile(ACCOUNT_SID_PATTERN)
+
+
+def is_account_sid(value: str) -> bool:
+    return _ACCOUNT_SID.match(value) is not None
+
 
 CallStatus = Literal[
     "queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"

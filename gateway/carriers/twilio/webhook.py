@@ -16,6 +16,7 @@ import msgspec
 from litestar import Request
 
 from gateway.carriers.twilio.directory import RECHECK_AFTER, AccountDirectory, TwilioAccount
+from gateway.carriers.twilio.params import is_account_sid
 from gateway.carriers.twilio.signature import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -146,6 +147,8 @@ async def authenticate(
     account_sid = _first(params.get("AccountSid", ""))
     if not account_sid:
         raise reject("no AccountSid, so no auth token to check the signature with", request)
+    if not is_account_sid(account_sid):  # never looked up: e.g. a NUL byte would fail PostgreSQL's query
+        raise reject("the AccountSid is not a Twilio account SID (AC and 32 hex digits)", request)
     account = await directory.get(account_sid)
     if account is None:
         raise reject("no project uses this AccountSid", request, account_sid)

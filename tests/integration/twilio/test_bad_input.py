@@ -81,6 +81,8 @@ def test_refused_requests_get_403_a_log_line_and_change_nothing(
         "wrong URL": post(gw, params, signed_url="https://elsewhere.example.com/carriers/twilio/voice"),
         "unknown AccountSid": post(gw, other_account),
         "no AccountSid": post(gw, voice_params(AccountSid=None)),
+        "NUL AccountSid": post(gw, voice_params(AccountSid="\x00")),
+        "malformed AccountSid": post(gw, voice_params(AccountSid="AC" + "zz" * 16)),
         "garbage signature": post(gw, params, signature="bm90IGEgc2lnbmF0dXJl"),
         "status unsigned": post(gw, params, path="/carriers/twilio/status", signature=""),
         "recording unsigned": post(gw, params, path="/carriers/twilio/recording", signature=""),
@@ -96,6 +98,7 @@ def test_refused_requests_get_403_a_log_line_and_change_nothing(
     assert any("signature mismatch for URL" in reason for reason in reasons)
     assert any("no project uses this AccountSid" in reason for reason in reasons)
     assert any("no AccountSid" in reason for reason in reasons)
+    assert sum("not a Twilio account SID" in reason for reason in reasons) == 2
     assert state(gw) == []
 
 
