@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from gateway.db.fair_pool import FairAsyncPool
-from gateway.db.sqlite_inline import connector
+from gateway.db.sqlite_inline import InlineConnection, connector
 
 
 def _begin(connection: Any) -> None:
     # The driver's own transaction handling ignores SAVEPOINTs: a savepoint taken before the first write would
-    # start (and its release commit) the transaction. Connections are opened in autocommit mode and SQLAlchemy
-    # issues BEGIN itself.
-    connection.exec_driver_sql("BEGIN")
+    # start (and its release commit) the transaction. Connections are opened in autocommit mode and BEGIN is
+    # issued here, straight on the driver: through `exec_driver_sql` it cost ~45 us per transaction.
+    driver: InlineConnection = connection.connection.driver_connection
+    driver.begin()
 
 
 def sqlite_path(url: str) -> str | None:

@@ -83,6 +83,10 @@ class InlineConnection:
                 await asyncio.sleep(min(backoff, deadline - now))
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
+    def begin(self) -> None:
+        """Start a (deferred) transaction: it takes no lock yet, so it never waits for one."""
+        self._conn.execute("BEGIN")
+
     def cursor(self) -> _CursorOpening:
         return _CursorOpening(InlineCursor(self, self._conn.cursor()))
 
