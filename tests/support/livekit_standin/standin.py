@@ -12,6 +12,7 @@ Control methods are plain, thread-safe Python methods (except `set_down`, a coro
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
@@ -62,7 +63,8 @@ class LiveKitStandIn:
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: web.SockSite | None = None
+        self._socket: socket.socket | None = None
         self._sender = WebhookSender(
             url=webhook_url, api_key=api_key, api_secret=api_secret, max_attempts=webhook_attempts
         )
@@ -96,7 +98,7 @@ class LiveKitStandIn:
         if self._runner is not None:
             await self._runner.cleanup()
         await self._sender.stop()
-        self._runner = self._site = None
+        self._runner = self._site = self._socket = None
         self._loop = None
 
     async def __aenter__(self) -> LiveKitStandIn:
@@ -108,9 +110,23 @@ class LiveKitStandIn:
 
     async def _listen(self) -> None:
         assert self._runner is not None
-        self._site = web.TCPSite(self._runner, self._host, self._port)
+        self._socket = socket.create_server((self._host, self._port))
+        self._site = web.SockSite(self._runner, self._socket)
         await self._site.start()
-        self._port = self._runner.addresses[-1][1]
+        self._port = self._socket.getsockname()[1]
+
+    async def _stop_listening(self) -> None:
+        """Stop accepting, let the connections accepted this loop turn settle, then close the listener.
+
+        Closed at once, a connection accepted in the same turn fails to attach to the closed server (an
+        AssertionError asyncio swallows) and its transport is left open, for the garbage collector to find."""
+        assert self._site is not None
+        assert self._socket is not None
+        asyncio.get_running_loop().remove_reader(self._socket.fileno())
+        for _ in range(2):
+            await asyncio.sleep(0)
+        await self._site.stop()
+        self._site = self._socket = None
 
     def _schedule(self, delay: float, callback: Callable[[], None]) -> None:
         loop = self._loop
@@ -146,8 +162,7 @@ class LiveKitStandIn:
         was_refusing = self._twirp.down == "refused"
         self._twirp.down = mode
         if mode == "refused" and self._site is not None:
-            await self._site.stop()
-            self._site = None
+            await self._stop_listening()
         elif mode != "refused" and was_refusing:
             await self._listen()
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
+import socket
 import time
+import warnings
 
 import aiohttp
 import pytest
@@ -119,6 +123,27 @@ async def test_refused_connections_and_recovery(client: api.LiveKitAPI, livekit:
             await client.room.list_rooms(proto_room.ListRoomsRequest())
     await livekit.set_down(None)
     assert await client.room.list_rooms(proto_room.ListRoomsRequest()) == proto_room.ListRoomsResponse()
+
+
+async def test_going_down_while_a_connection_is_being_accepted_leaves_nothing_open(
+    livekit: LiveKitStandIn,
+) -> None:
+    host, port = livekit.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as client:  # queued by the kernel, not yet accepted
+        await asyncio.sleep(0)  # this loop turn: the stand-in accepts it and schedules its transport
+        await asyncio.sleep(0)  # next turn, before that transport exists: the outage starts
+        await livekit.set_down("refused")
+        await asyncio.sleep(0.05)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+        client.setblocking(False)  # the connection it did accept is served, and refused like any other
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(client, b"POST /twirp/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        with contextlib.suppress(ConnectionResetError):
+            assert await asyncio.wait_for(loop.sock_recv(client, 1), 2) == b""
+    await livekit.set_down(None)
 
 
 async def test_latency_applies_to_the_chosen_method(client: api.LiveKitAPI, livekit: LiveKitStandIn) -> None:
