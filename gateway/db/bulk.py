@@ -19,6 +19,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase
 
+from gateway.db.sqlite_inline import InlineConnection
+
 Processor = Callable[[Any], Any]
 
 
@@ -91,10 +93,19 @@ class _BulkStatement(ABC):
         return [parameters(row) for row in rows]
 
     async def execute(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run for `rows` in `connection`'s transaction. On SQLite straight on the inline driver: SQLAlchemy's
+        execution layer cost ~40 us per statement, more than SQLite spends on a batch's rows."""
         if not rows:
             return
         dialect = connection.dialect
-        await connection.exec_driver_sql(self.prepare(dialect).sql, self.parameters(dialect, rows))
+        sql, parameters = self.prepare(dialect).sql, self.parameters(dialect, rows)
+        driver = (
+            connection.sync_connection.connection.driver_connection if connection.sync_connection else None
+        )
+        if isinstance(driver, InlineConnection):
+            await driver.executemany(sql, parameters)
+        else:
+            await connection.exec_driver_sql(sql, parameters)
 
 
 class BulkInsert(_BulkStatement):
