@@ -4,7 +4,8 @@
 its generic machinery (cache keys, parameter dicts, one type processor lookup per value); on the webhook hot paths
 that cost more than SQLite spends storing the rows. `BulkInsert` and `BulkUpdate` compile their statement once per
 dialect, keep the columns' own bind processors (so values are converted exactly as SQLAlchemy would convert them:
-UTC datetimes, JSON, ...), and hand the driver ready tuples through `exec_driver_sql`.
+UTC datetimes, JSON, ...), and hand the driver ready tuples: on SQLite straight to the inline driver, elsewhere
+through `exec_driver_sql`.
 """
 
 from __future__ import annotations

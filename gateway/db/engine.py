@@ -49,6 +49,7 @@ def json_deserializer(text: str | bytes) -> Any:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)  # errors and logs must not carry callers' numbers
     kwargs.setdefault("json_serializer", json_serializer)
     kwargs.setdefault("json_deserializer", json_deserializer)
     if parsed.get_backend_name() == "sqlite":

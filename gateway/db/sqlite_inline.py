@@ -90,14 +90,14 @@ class InlineConnection:
         self._conn.execute("BEGIN")
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement for many rows in the current transaction, translated into SQLAlchemy's exceptions (an
-        `IntegrityError` for a unique key...) as if SQLAlchemy had run it: for the bulk writers, which skip its
-        per-execution work (`gateway.db.bulk`)."""
+        """One statement for many rows in the current transaction, errors raised as SQLAlchemy's (an
+        `IntegrityError` for a unique key...) without the rows' values (numbers are personal data), as the engine
+        would: for the bulk writers, which skip SQLAlchemy's per-execution work (`gateway.db.bulk`)."""
         connection = self._conn
         try:
             await self._retrying(lambda: connection.executemany(sql, rows))
         except sqlite3.Error as error:
-            raise DBAPIError.instance(sql, rows, error, sqlite3.Error) from error
+            raise DBAPIError.instance(sql, rows, error, sqlite3.Error, hide_parameters=True) from error
 
     def cursor(self) -> _CursorOpening:
         return _CursorOpening(InlineCursor(self, self._conn.cursor()))
