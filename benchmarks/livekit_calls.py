@@ -31,7 +31,17 @@ import httpx
 from livekit import api
 from livekit.protocol import models as proto_models
 
-from benchmarks._support import LOAD_CORE, PYTHON, SERVER_CORE, cpu_seconds, pinned, process, wait_ready, wrk
+from benchmarks._support import (
+    LOAD_CORE,
+    PYTHON,
+    SERVER_CORE,
+    cpu_seconds,
+    pinned,
+    process,
+    wait_ready,
+    with_cpu,
+    wrk,
+)
 from tests.support.live_server import free_port
 from tests.support.livekit_standin import StandInThread
 from tests.support.livekit_standin.webhooks import build_event, encode_event, sign_body
@@ -221,12 +231,6 @@ def count_rows(db: Path, table: str) -> int:
         return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
 
 
-def cpu_per_request(figures: dict[str, float], cpu_before: float, pid: int, seconds: int) -> float:
-    """The server's CPU time per request (us) during a run: tells CPU cost apart from time spent waiting."""
-    requests = figures["rps"] * seconds
-    return (cpu_seconds(pid) - cpu_before) / requests * 1e6 if requests else 0.0
-
-
 def measure_gateway(
     work: Path, standin: StandInThread, seconds: int, calls: int, connections: int
 ) -> dict[str, dict[str, float]]:
@@ -251,8 +255,12 @@ def measure_gateway(
             calls_before = count_rows(work / "bench.db", "calls")
             script = replay_script(work / f"{name}.lua", path, "/webhooks/livekit")
             cpu_before = cpu_seconds(server.pid)
-            figures = wrk(base, seconds=seconds, connections=connections, script=script)
-            figures["cpu_us_per_request"] = cpu_per_request(figures, cpu_before, server.pid, seconds)
+            figures = with_cpu(
+                wrk(base, seconds=seconds, connections=connections, script=script),
+                cpu_before,
+                server.pid,
+                seconds,
+            )
             figures["unique_bodies"] = unique
             figures["replayed"] = float(figures["rps"] * seconds > unique)
             figures["calls_recorded"] = count_rows(work / "bench.db", "calls") - calls_before
@@ -270,8 +278,7 @@ def measure_bare(work: Path, seconds: int, connections: int) -> dict[str, float]
         wait_ready(f"http://127.0.0.1:{port}/bare")
         cpu_before = cpu_seconds(server.pid)
         figures = wrk(f"http://127.0.0.1:{port}", seconds=seconds, connections=connections, script=script)
-        figures["cpu_us_per_request"] = cpu_per_request(figures, cpu_before, server.pid, seconds)
-        return figures
+        return with_cpu(figures, cpu_before, server.pid, seconds)
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ from benchmarks._support import (
     pinned,
     process,
     wait_ready,
+    with_cpu,
     wrk,
 )
 from benchmarks._twilio_requests import replay_script, write_requests
@@ -131,14 +132,6 @@ def warm_up(base: str, work: Path) -> None:
             response.raise_for_status()
 
 
-def with_cpu(figures: dict[str, float], cpu_before: float, pid: int) -> dict[str, float]:
-    """Adds the server's CPU time per request (us) during the run: steadier than requests/s on a shared machine,
-    where another tenant can take the core for part of a run."""
-    requests = figures["rps"] * SECONDS
-    figures["cpu_us_per_request"] = (cpu_seconds(pid) - cpu_before) / requests * 1e6 if requests else 0.0
-    return figures
-
-
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
     return dict(max(runs, key=lambda run: run["rps"]))
 
@@ -192,13 +185,14 @@ def measure(work: Path) -> dict[str, dict[str, float]]:
                         wrk(base, seconds=SECONDS, connections=CONNECTIONS, script=script),
                         cpu_before,
                         server.pid,
+                        SECONDS,
                     )
                 )
                 recorded[name] += calls_in(work / "bench.db") - before
             script = replay_script(work / f"bare_{run}.lua", work / f"voice_flow_{run}.txt", "/bare/twiml")
             cpu_before = cpu_seconds(bare_server_process.pid)
             measured = wrk(bare, seconds=SECONDS, connections=CONNECTIONS, script=script)
-            runs["bare_twiml"].append(with_cpu(measured, cpu_before, bare_server_process.pid))
+            runs["bare_twiml"].append(with_cpu(measured, cpu_before, bare_server_process.pid, SECONDS))
         assert server.poll() is None, "the gateway died during the run"
     results = {}
     for name, measured in runs.items():

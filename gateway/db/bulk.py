@@ -29,12 +29,11 @@ class _Prepared:
     """The compiled SQL, and how to turn a row mapping into its parameters: the values in statement order (one C
     call), then the columns whose type converts values (datetimes, JSON...) converted."""
 
-    __slots__ = ("converted", "keys", "processors", "sql", "values_of")
+    __slots__ = ("converted", "keys", "sql", "values_of")
 
     def __init__(self, sql: str, keys: tuple[str, ...], processors: tuple[Processor | None, ...]) -> None:
         self.sql = sql
         self.keys = keys
-        self.processors = processors
         self.values_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
             itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
         )
@@ -53,7 +52,7 @@ class _Prepared:
 
 
 class _BulkStatement(ABC):
-    """A statement compiled once per dialect, run with many rows through `exec_driver_sql` (executemany)."""
+    """A statement compiled once per dialect, run with many rows in one executemany."""
 
     def __init__(self, model: type[DeclarativeBase], columns: Sequence[str]) -> None:
         table = cast(Table, model.__table__)
@@ -98,8 +97,8 @@ class _BulkStatement(ABC):
         execution layer cost ~40 us per statement, more than SQLite spends on a batch's rows."""
         if not rows:
             return
-        dialect = connection.dialect
-        sql, parameters = self.prepare(dialect).sql, self.parameters(dialect, rows)
+        prepared = self.prepare(connection.dialect)
+        sql, parameters = prepared.sql, [prepared.parameters(row) for row in rows]
         driver = (
             connection.sync_connection.connection.driver_connection if connection.sync_connection else None
         )

@@ -11,6 +11,8 @@ signature and digest were verified. The pure-Python protobuf parser was the larg
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 import msgspec
@@ -39,9 +41,16 @@ class MalformedEvent(ValueError):
     """A body that is not a LiveKit `WebhookEvent` in protobuf JSON; says which field and why."""
 
 
-def _field(obj: dict[str, Any], json_name: str, proto_name: str) -> Any:
+@functools.cache
+def _proto_name(json_name: str) -> str:
+    """The proto field name behind a JSON name (`numParticipants` -> `num_participants`)."""
+    return re.sub(r"[A-Z]", lambda upper: "_" + upper.group().lower(), json_name)
+
+
+def _field(obj: dict[str, Any], json_name: str) -> Any:
     """The value under either name (the later one when both are given, as protobuf's parser does); None: unset."""
     value = obj.get(json_name)
+    proto_name = _proto_name(json_name)
     if proto_name != json_name and proto_name in obj:
         keys = list(obj)
         if value is None or keys.index(proto_name) > keys.index(json_name):
@@ -57,8 +66,8 @@ def _object(value: Any, path: str) -> dict[str, Any] | None:
     return value
 
 
-def _string(obj: dict[str, Any], json_name: str, proto_name: str, path: str) -> str:
-    value = _field(obj, json_name, proto_name)
+def _string(obj: dict[str, Any], json_name: str, path: str) -> str:
+    value = _field(obj, json_name)
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -91,14 +100,14 @@ def _integer(value: Any, bounds: tuple[int, int], path: str) -> int:
     return value
 
 
-def _int(obj: dict[str, Any], json_name: str, proto_name: str, path: str, bounds: tuple[int, int]) -> int:
-    value = _field(obj, json_name, proto_name)
+def _int(obj: dict[str, Any], json_name: str, path: str, bounds: tuple[int, int]) -> int:
+    value = _field(obj, json_name)
     return 0 if value is None else _integer(value, bounds, f"{path}.{json_name}")
 
 
-def _enum(obj: dict[str, Any], json_name: str, proto_name: str, path: str, enum: EnumNames) -> int:
+def _enum(obj: dict[str, Any], json_name: str, path: str, enum: EnumNames) -> int:
     """An enum by name or number; an unknown name leaves the default (protobuf's `ignore_unknown_fields`)."""
-    value = _field(obj, json_name, proto_name)
+    value = _field(obj, json_name)
     if value is None:
         return 0
     if isinstance(value, str):
@@ -119,27 +128,27 @@ def _attributes(value: Any, path: str) -> dict[str, str]:
 
 def _room(obj: dict[str, Any]) -> Room:
     return Room(
-        sid=_string(obj, "sid", "sid", "room"),
-        name=_string(obj, "name", "name", "room"),
-        metadata=_string(obj, "metadata", "metadata", "room"),
-        num_participants=_int(obj, "numParticipants", "num_participants", "room", _UINT32),
+        sid=_string(obj, "sid", "room"),
+        name=_string(obj, "name", "room"),
+        metadata=_string(obj, "metadata", "room"),
+        num_participants=_int(obj, "numParticipants", "room", _UINT32),
     )
 
 
 def _participant(obj: dict[str, Any]) -> Participant:
     path = "participant"
-    kind = _enum(obj, "kind", "kind", path, KINDS)
-    attributes = _attributes(_field(obj, "attributes", "attributes"), path)
-    reason = _enum(obj, "disconnectReason", "disconnect_reason", path, DISCONNECT_REASONS)
+    kind = _enum(obj, "kind", path, KINDS)
+    attributes = _attributes(_field(obj, "attributes"), path)
+    reason = _enum(obj, "disconnectReason", path, DISCONNECT_REASONS)
     return Participant(
-        sid=_string(obj, "sid", "sid", path),
-        identity=_string(obj, "identity", "identity", path),
-        name=_string(obj, "name", "name", path),
+        sid=_string(obj, "sid", path),
+        identity=_string(obj, "identity", path),
+        name=_string(obj, "name", path),
         kind=participant_kind(kind),
-        state=STATES.name(_enum(obj, "state", "state", path, STATES)),
-        metadata=_string(obj, "metadata", "metadata", path),
+        state=STATES.name(_enum(obj, "state", path, STATES)),
+        metadata=_string(obj, "metadata", path),
         attributes=attributes,
-        joined_at=_int(obj, "joinedAt", "joined_at", path, _INT64),
+        joined_at=_int(obj, "joinedAt", path, _INT64),
         disconnect_reason=DISCONNECT_REASONS.name(reason),
         sip=sip_details(attributes) if kind == _SIP else None,
     )
@@ -156,18 +165,18 @@ def _files(value: Any) -> tuple[str, ...]:
         result = _object(item, path)
         if result is None:
             raise MalformedEvent(f"{path} must not be null")
-        names.append(_string(result, "filename", "filename", path))
+        names.append(_string(result, "filename", path))
     return tuple(names)
 
 
 def _egress(obj: dict[str, Any]) -> Egress:
     path = "egressInfo"
     return Egress(
-        egress_id=_string(obj, "egressId", "egress_id", path),
-        room_name=_string(obj, "roomName", "room_name", path),
-        status=EGRESS_STATUSES.name(_enum(obj, "status", "status", path, EGRESS_STATUSES)),
-        files=_files(_field(obj, "fileResults", "file_results")),
-        error=_string(obj, "error", "error", path),
+        egress_id=_string(obj, "egressId", path),
+        room_name=_string(obj, "roomName", path),
+        status=EGRESS_STATUSES.name(_enum(obj, "status", path, EGRESS_STATUSES)),
+        files=_files(_field(obj, "fileResults")),
+        error=_string(obj, "error", path),
     )
 
 
@@ -179,13 +188,13 @@ def decode_event(body: bytes | str) -> LiveKitEvent:
         raise MalformedEvent(f"the body is not JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise MalformedEvent("the body must be a JSON object")
-    room = _object(_field(raw, "room", "room"), "room")
-    participant = _object(_field(raw, "participant", "participant"), "participant")
-    egress = _object(_field(raw, "egressInfo", "egress_info"), "egressInfo")
+    room = _object(_field(raw, "room"), "room")
+    participant = _object(_field(raw, "participant"), "participant")
+    egress = _object(_field(raw, "egressInfo"), "egressInfo")
     return LiveKitEvent(
-        id=_string(raw, "id", "id", "event"),
-        event=_string(raw, "event", "event", "event"),
-        created_at=_int(raw, "createdAt", "created_at", "event", _INT64),
+        id=_string(raw, "id", "event"),
+        event=_string(raw, "event", "event"),
+        created_at=_int(raw, "createdAt", "event", _INT64),
         room=_room(room) if room is not None else None,
         participant=_participant(participant) if participant is not None else None,
         egress=_egress(egress) if egress is not None else None,

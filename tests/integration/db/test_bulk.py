@@ -14,13 +14,12 @@ from sqlalchemy import DateTime, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
+from gateway.calls.records import CALL_COLUMNS, EVENT_COLUMNS
 from gateway.db.bulk import BulkInsert, BulkUpdate
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Call, CallEvent, Project
 from gateway.db.types import UTCDateTime
 
-CALL_COLUMNS = tuple(column.key for column in Call.__table__.columns)
-EVENT_COLUMNS = tuple(column.key for column in CallEvent.__table__.columns if column.key != "id")
 AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
 
 
