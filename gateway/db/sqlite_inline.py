@@ -44,6 +44,8 @@ WAL_SIZE_LIMIT = 64 << 20
 """Bytes the WAL file keeps once checkpointed and reset (it is truncated to this); it may grow past it meanwhile."""
 FIRST_BACKOFF = 0.001
 MAX_BACKOFF = 0.05
+RESTART_WAIT = 0.02
+"""Longest a checkpoint holds writers off to let the WAL start over (see `Checkpointer`)."""
 
 T = TypeVar("T")
 
@@ -238,23 +240,46 @@ def connector(database: str, *, uri: bool = False, busy_timeout: float = 5.0) ->
 
 class Checkpointer:
     """Copies the WAL back into the database file every `interval` seconds, from a worker thread, on its own
-    connection; on stop, a final one that also truncates the WAL. (The WAL file's size is kept in check by the
-    serving connections' `journal_size_limit`.)"""
+    connection, and makes the next write start the WAL over; on stop, a final one that also truncates the WAL.
 
-    def __init__(self, database: str, *, interval: float = 1.0) -> None:
+    A PASSIVE checkpoint alone never lets the WAL start over while writes keep coming: it copies the frames
+    committed when it began, and the next writer may go back to the start of the file only when every frame is
+    copied. Under sustained load the WAL then grows for as long as the load lasts (hundreds of megabytes a
+    minute at a couple of thousand calls a second), and every commit appends to an ever longer file and index.
+    So each round copies what it can without blocking anyone (PASSIVE), then copies the few frames written
+    meanwhile with a RESTART checkpoint, which holds writers off (they wait without blocking the loop, see
+    `InlineConnection`) for at most `restart_wait` seconds. If a reader still needs the old frames after that, the
+    round gives up and the next one tries again. Once the WAL has started over, the serving connections'
+    `journal_size_limit` trims the file."""
+
+    def __init__(self, database: str, *, interval: float = 1.0, restart_wait: float = RESTART_WAIT) -> None:
         self.database = database
         self.interval = interval
+        self.restart_wait = restart_wait
         self._task: asyncio.Task[None] | None = None
         self._connection: sqlite3.Connection | None = None
         self.checkpoints = 0
+        self.restarts = 0
 
-    def _checkpoint(self, mode: str) -> None:
+    def _checkpoint(self, mode: str) -> bool:
+        """One checkpoint; True when it finished (for RESTART and TRUNCATE: the WAL starts over)."""
         if self._connection is None:
             self._connection = sqlite3.connect(
                 self.database, timeout=5.0, isolation_level=None, check_same_thread=False
             )
-        self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        busy, _, _ = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         self.checkpoints += 1
+        return not busy
+
+    def _round(self) -> None:
+        self._checkpoint("PASSIVE")
+        assert self._connection is not None
+        self._connection.execute(f"PRAGMA busy_timeout={int(self.restart_wait * 1000)}")
+        try:
+            if self._checkpoint("RESTART"):
+                self.restarts += 1
+        finally:
+            self._connection.execute("PRAGMA busy_timeout=5000")
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-checkpointer")
@@ -263,7 +288,7 @@ class Checkpointer:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await asyncio.to_thread(self._checkpoint, "PASSIVE")
+                await asyncio.to_thread(self._round)
             except sqlite3.Error as error:
                 log.warning("WAL checkpoint failed: %s", error)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from gateway.db.engine import create_engine
-from gateway.db.sqlite_inline import Checkpointer, _is_busy, checkpoints
+from gateway.db.sqlite_inline import Checkpointer, _is_busy, checkpoints, open_connection
 
 
 async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object]) -> int:
@@ -143,3 +144,46 @@ def test_every_busy_code_but_a_stale_snapshot_is_waited_out() -> None:
     assert not _is_busy(error(517))  # SQLITE_BUSY_SNAPSHOT: the transaction must start over
     assert not _is_busy(error(1))  # SQLITE_ERROR
     assert not _is_busy(sqlite3.OperationalError("no code"))
+
+
+def test_under_sustained_writes_the_wal_still_starts_over(tmp_path: Path) -> None:
+    """Writes that never pause leave a PASSIVE checkpoint no moment to catch up: without the RESTART step the WAL
+    would hold every frame written during the load."""
+    path = tmp_path / "sustained.db"
+    wal = Path(str(path) + "-wal")
+    sqlite3.connect(path).executescript("PRAGMA journal_mode=WAL; CREATE TABLE t (x TEXT);")
+    stop = threading.Event()
+
+    def write() -> int:
+        connection = open_connection(str(path))
+        connection.execute("PRAGMA busy_timeout=2000")  # this thread may block: it waits in SQLite's handler
+        commits = 0
+        while not stop.is_set():
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO t VALUES ('x')")
+            connection.execute("COMMIT")
+            commits += 1
+        connection.close()
+        return commits
+
+    async def scenario() -> tuple[int, int, int]:
+        checkpointer = Checkpointer(str(path), interval=0.05)
+        checkpointer.start()
+        writer = asyncio.ensure_future(asyncio.to_thread(write))
+        await asyncio.sleep(0.8)
+        stop.set()
+        commits = await writer
+        restarts = checkpointer.restarts
+        size = _size(
+            wal
+        )  # the WAL file never shrinks below its largest size here (journal_size_limit is 64 MB)
+        await checkpointer.stop()
+        return commits, restarts, size
+
+    commits, restarts, size = asyncio.run(scenario())
+    page = 4096 + 24
+    assert restarts >= 5
+    assert commits > 1000
+    assert size < commits * page / 4, f"the WAL grew to {size} bytes over {commits} commits"
+    with sqlite3.connect(path) as fresh:
+        assert fresh.execute("SELECT count(*) FROM t").fetchone() == (commits,)
