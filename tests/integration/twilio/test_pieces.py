@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -177,3 +177,9 @@ def test_input_events_never_hold_what_the_caller_keyed_or_said() -> None:
         "status": "busy",
         "sip_code": 486,
     }
+
+
+@given(st.text(alphabet="%2Bb+&=aF0 é", max_size=30))
+@example("From=%2B447700900123&To=%2B44+20+7946&Caller=%2B1%2&Called=%2b1&%2B=%2B")
+def test_any_form_body_reads_as_parse_qsl_reads_it(body: str) -> None:
+    assert _form_pairs(body) == parse_qsl(body, keep_blank_values=True)
