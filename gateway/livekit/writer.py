@@ -50,8 +50,6 @@ from .webhooks import LiveKitEvent
 logger = logging.getLogger("gateway.livekit.webhooks")
 
 MAX_BATCH = 256
-GATHER_ROUNDS = 4
-"""Loop turns a batch waits for more events (`Batcher`): a batch's fixed cost dwarfs an event's own."""
 RECEIPT_SOURCE = "livekit"
 Outcome = Literal["applied", "duplicate"]
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
@@ -241,7 +239,7 @@ class EventWriter:
         self._trunks = trunks
         self._after_commit = after_commit
         self._queue: Batcher[Submitted] = Batcher(
-            self._write, name="livekit webhook writer", max_batch=max_batch, gather_rounds=GATHER_ROUNDS
+            self._write, name="livekit webhook writer", max_batch=max_batch
         )
         self.batches = 0
         self.events = 0
