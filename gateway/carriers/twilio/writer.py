@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.calls.records import CALL_COLUMNS, INSERT_CALLS, INSERT_EVENTS
 from gateway.db.batching import Batcher
+from gateway.db.bulk import write_together
 from gateway.db.models import Call
 
 log = logging.getLogger("trunkline.twilio.writer")
@@ -82,10 +83,10 @@ class CallWriter:
                     future.set_exception(error)
 
     async def _write_batch(self, batch: list[Pending]) -> None:
+        calls = [call for call, _, _ in batch]
+        events = [event for _, rows, _ in batch for event in rows]
         try:
-            async with self.engine.begin() as connection:
-                await INSERT_CALLS.execute(connection, [call for call, _, _ in batch])
-                await INSERT_EVENTS.execute(connection, [event for _, rows, _ in batch for event in rows])
+            await write_together(self.engine, ((INSERT_CALLS, calls), (INSERT_EVENTS, events)))
         except IntegrityError:
             for call, events, future in batch:
                 if not future.done():
@@ -99,9 +100,7 @@ class CallWriter:
 
     async def _write_one(self, call: Row, events: list[Row]) -> bool:
         try:
-            async with self.engine.begin() as connection:
-                await INSERT_CALLS.execute(connection, [call])
-                await INSERT_EVENTS.execute(connection, events)
+            await write_together(self.engine, ((INSERT_CALLS, [call]), (INSERT_EVENTS, events)))
         except IntegrityError:
             return False
         return True

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from gateway.calls.records import CALL_COLUMNS, EVENT_COLUMNS
-from gateway.db.bulk import BulkInsert, BulkUpdate
+from gateway.db.bulk import BulkInsert, BulkUpdate, write_together
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Call, CallEvent, Project
 from gateway.db.types import UTCDateTime
@@ -133,6 +133,53 @@ def test_a_unique_conflict_in_a_bulk_insert_writes_none_of_the_batch_and_hides_t
             await engine.dispose()
 
     assert asyncio.run(scenario()) == 0
+
+
+@pytest.mark.db
+def test_statements_written_together_commit_together_and_a_conflict_undoes_them_all(
+    database_url: str,
+) -> None:
+    """`write_together` (the group-commit writers' transaction; on SQLite straight on the driver): all or nothing,
+    and the connection goes back to the pool fit for the next transaction."""
+    calls, events = BulkInsert(Call, CALL_COLUMNS), BulkInsert(CallEvent, EVENT_COLUMNS)
+
+    async def scenario() -> tuple[list[str], list[tuple[str, int]], list[str]]:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as db:
+                db.add(Project(id="prj_bulk", slug="bulk", name="Bulk", settings={}))
+                await db.commit()
+            await write_together(
+                engine, ((calls, [call_row("call_1", "CA1")]), (events, event_rows("call_1")))
+            )
+            with pytest.raises(IntegrityError, match=r"(?i)unique") as refused:
+                await write_together(
+                    engine,
+                    (
+                        (calls, [call_row("call_2", "CA2")]),
+                        (events, event_rows("call_2")),
+                        (calls, [call_row("call_3", "CA1")]),  # CA1 is recorded: the whole batch is refused
+                    ),
+                )
+            assert "+447700900123" not in str(refused.value)
+            await write_together(engine, ((calls, [call_row("call_4", "CA4")]), (events, [])))
+            async with session_factory(engine)() as db:
+                stored = list((await db.scalars(select(Call.id).order_by(Call.id))).all())
+                stored_events = [
+                    (event.call_id, event.seq)
+                    for event in (
+                        await db.scalars(select(CallEvent).order_by(CallEvent.call_id, CallEvent.seq))
+                    )
+                ]
+                in_session = list((await db.scalars(select(Call.id).where(Call.id == "call_4"))).all())
+            return stored, stored_events, in_session
+        finally:
+            await engine.dispose()
+
+    stored, stored_events, in_session = asyncio.run(scenario())
+    assert stored == ["call_1", "call_4"]
+    assert stored_events == [("call_1", 1), ("call_1", 2), ("call_1", 3)]
+    assert in_session == ["call_4"]
 
 
 CHANGED = {
