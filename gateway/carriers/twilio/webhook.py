@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import Headers
 
 from gateway.carriers.twilio.directory import RECHECK_AFTER, AccountDirectory, TwilioAccount
 from gateway.carriers.twilio.params import is_account_sid
@@ -57,18 +58,18 @@ class SignedWebhook:
         return self.params.get(name) or None
 
 
-def origin_of(request: Request[Any, Any, Any]) -> RequestOrigin:
+def origin_of(request: Request[Any, Any, Any], headers: Headers, *, forwarded: bool = True) -> RequestOrigin:
+    """Where the request says it was sent; the proxy headers only when `forwarded` (no public URL configured)."""
     scope = request.scope
     raw_path = scope.get("raw_path") or scope["path"].encode()
     client = scope.get("client")
-    headers = request.headers
     return RequestOrigin(
         scheme=scope.get("scheme", "http"),
         host=headers.get("host", ""),
         path=raw_path.decode("latin-1"),
         query=scope.get("query_string", b"").decode("latin-1"),
         peer=client[0] if client else None,
-        headers={name: headers[name] for name in _FORWARDED if name in headers},
+        headers={name: headers[name] for name in _FORWARDED if name in headers} if forwarded else {},
     )
 
 
@@ -154,7 +155,8 @@ async def authenticate(
 ) -> SignedWebhook:
     """The signed webhook, or `WebhookRejected` (403) saying why it is not one."""
     body = await request.body()
-    content_type = request.headers.get("content-type")
+    headers = request.headers
+    content_type = headers.get("content-type")
     params = parse_body(body, content_type)
     if params is None:
         raise reject("the body is neither a form nor a JSON object", request)
@@ -166,9 +168,10 @@ async def authenticate(
     account = await directory.get(account_sid)
     if account is None:
         raise reject("no project uses this AccountSid", request, account_sid)
-    url = public_url(origin_of(request), public_base_url=public_base_url, trusted_proxies=trusted_proxies)
-    signature = request.headers.get(SIGNATURE_HEADER)
-    settings_header = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+    origin = origin_of(request, headers, forwarded=not public_base_url)
+    url = public_url(origin, public_base_url=public_base_url, trusted_proxies=trusted_proxies)
+    signature = headers.get(SIGNATURE_HEADER)
+    settings_header = headers.get(SIGNATURE_SETTINGS_HEADER)
 
     def check(token: str) -> tuple[bool, str]:
         result = verify(
