@@ -48,6 +48,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         "lifespan": "on",
         "proxy_headers": False,
         "server_header": False,
+        # uvicorn.access stays at WARNING (gateway.logs.DRIVER_LOGGERS: its lines carry URLs), so no access line is
+        # ever printed; with access_log on, uvicorn would still format each one's client and quoted path first.
+        "access_log": False,
     }
     uvicorn.run(app, **config)
     return 0

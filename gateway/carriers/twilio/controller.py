@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery
+from litestar.response.base import ASGIResponse
 
 from gateway.carriers.twilio.answers import TWIML_MEDIA_TYPE
 from gateway.carriers.twilio.callbacks import record_recording, record_status
@@ -36,8 +38,20 @@ async def _signed(request: Request[Any, Any, Any], state: State) -> SignedWebhoo
     )
 
 
-def _twiml(text: str) -> Response[str]:
-    return Response(content=text, media_type=TWIML_MEDIA_TYPE, status_code=200)
+TWIML_RESPONSE = {
+    200: ResponseSpec(
+        data_container=str,
+        media_type=TWIML_MEDIA_TYPE,
+        description="TwiML for Twilio",
+        generate_examples=False,
+    )
+}
+
+
+def _twiml(text: str) -> ASGIResponse:
+    """A TwiML answer, built as the ASGI response itself: a `Response` would be converted into one on every
+    webhook (~5 us of the busiest endpoint's time)."""
+    return ASGIResponse(body=text.encode(), media_type=TWIML_MEDIA_TYPE, status_code=200)
 
 
 class TwilioWebhookController(Controller):
@@ -49,9 +63,10 @@ class TwilioWebhookController(Controller):
         "/voice",
         status_code=200,
         operation_id="twilioVoice",
+        responses=TWIML_RESPONSE,
         summary="Twilio voice webhook: route the call and answer TwiML (signed by Twilio)",
     )
-    async def voice(self, request: Request[Any, Any, Any]) -> Response[str]:
+    async def voice(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         # Only the request: the busiest webhook skips Litestar's per-parameter parsing (~10% of its time). The
         # gateway's own outbound calls carry `?call=<call id>`; Twilio's inbound calls carry nothing.
         state = request.app.state
@@ -63,11 +78,12 @@ class TwilioWebhookController(Controller):
         "/ivr",
         status_code=200,
         operation_id="twilioAction",
+        responses=TWIML_RESPONSE,
         summary="Action URL of the gateway's TwiML: the caller's input, a recording or a dial result",
     )
     async def action(
         self, request: Request[Any, Any, Any], db: Db, state: State, turn: FromQuery[int] = 0
-    ) -> Response[str]:
+    ) -> ASGIResponse:
         hook = await _signed(request, state)
         return _twiml(await answer_action(db, _runtime(state), hook, turn))
 
@@ -75,9 +91,10 @@ class TwilioWebhookController(Controller):
         "/resume",
         status_code=200,
         operation_id="twilioResume",
+        responses=TWIML_RESPONSE,
         summary="Where a call goes on after call control played DTMF into it",
     )
-    async def resume(self, request: Request[Any, Any, Any], db: Db, state: State) -> Response[str]:
+    async def resume(self, request: Request[Any, Any, Any], db: Db, state: State) -> ASGIResponse:
         hook = await _signed(request, state)
         return _twiml(await answer_resume(db, hook))
 

@@ -18,3 +18,10 @@ def test_every_operation_is_named_and_every_body_has_an_example(client: TestClie
     bodies = [(m, p, op["requestBody"]) for m, p, op in operations if "requestBody" in op]
     missing = [f"{m} {p}" for m, p, body in bodies if "example" not in str(body)]
     assert not missing, missing
+
+
+def test_twilios_webhooks_are_documented_as_answering_twiml(client: TestClient[Any]) -> None:
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    for path in ("/carriers/twilio/voice", "/carriers/twilio/ivr", "/carriers/twilio/resume"):
+        answer = paths[path]["post"]["responses"]["200"]
+        assert list(answer["content"]) == ["application/xml"], path
