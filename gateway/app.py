@@ -29,9 +29,8 @@ from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import provide_db, provide_principal
-from gateway.web.metrics import metrics_middleware
+from gateway.web.observe import observe_middleware
 from gateway.web.problems import EXCEPTION_HANDLERS
-from gateway.web.request_id import request_id_middleware
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:
@@ -86,7 +85,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, metrics_middleware],
+        middleware=[observe_middleware],
         state=State(state),
         openapi_config=OpenAPIConfig(
             title="Trunkline",

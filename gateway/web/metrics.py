@@ -1,4 +1,5 @@
-"""Request metrics for Prometheus (served by Litestar's `PrometheusController` at /metrics).
+"""Request metrics for Prometheus (served by Litestar's `PrometheusController` at /metrics), recorded by
+`gateway.web.observe`.
 
 The same series Litestar's `PrometheusMiddleware` records (`trunkline_requests_total`,
 `trunkline_request_duration_seconds`, `trunkline_requests_in_progress`, `trunkline_requests_error_total`, by
@@ -9,11 +10,8 @@ Litestar endpoint's whole handling); here the labelled series are looked up once
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
 PREFIX = "trunkline"
@@ -35,14 +33,15 @@ _in_progress: dict[tuple[str, str], Any] = {}
 _finished: dict[tuple[str, str, int], tuple[Any, Any, Any | None]] = {}
 
 
-def _gauge(method: str, path: str) -> Any:
+def started(method: str, path: str) -> None:
     gauge = _in_progress.get((method, path))
     if gauge is None:
         gauge = _in_progress[(method, path)] = IN_PROGRESS.labels(method, path, APP_NAME)
-    return gauge
+    gauge.inc()
 
 
-def _record(method: str, path: str, status: int, seconds: float) -> None:
+def finished(method: str, path: str, status: int, seconds: float) -> None:
+    _in_progress[(method, path)].dec()
     series = _finished.get((method, path, status))
     if series is None:
         labels = (method, path, str(status), APP_NAME)
@@ -57,33 +56,3 @@ def _record(method: str, path: str, status: int, seconds: float) -> None:
     duration.observe(seconds)
     if error is not None:
         error.inc()
-
-
-def metrics_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        path = scope.get("path_template") or "unmatched"
-        if path in EXCLUDED:
-            await app(scope, receive, send)
-            return
-        method: str = scope["method"]
-        started = time.perf_counter()
-        status = 500
-
-        async def send_recording(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        gauge = _gauge(method, path)
-        gauge.inc()
-        try:
-            await app(scope, receive, send_recording)
-        finally:
-            gauge.dec()
-            _record(method, path, status, time.perf_counter() - started)
-
-    return middleware

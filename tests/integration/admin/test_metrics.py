@@ -40,3 +40,14 @@ def test_requests_are_counted_by_route_template_and_status(client: TestClient[An
     # the scrape itself is not counted, and no raw path (ids) becomes a label
     assert 'path="/metrics"' not in text
     assert "num_does_not_exist" not in text
+
+
+def test_every_answer_carries_a_request_id_a_sane_one_given_is_kept(client: TestClient[Any]) -> None:
+    given = client.get("/health/live", headers={"X-Request-Id": "req-42.a_b"})
+    assert given.headers["x-request-id"] == "req-42.a_b"
+    fresh = client.get("/health/live")
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["x-request-id"])
+    for bad in (b"has space", b"x" * 65, b"\xff\xfe"):  # not a token, too long, not even UTF-8
+        answer = client.get("/health/live", headers=[(b"x-request-id", bad)])
+        assert answer.status_code == 200
+        assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"])
