@@ -43,9 +43,16 @@ SQLITE_BUSY_SNAPSHOT = 517
 WAL_SIZE_LIMIT = 64 << 20
 """Bytes the WAL file keeps once checkpointed and reset (it is truncated to this); it may grow past it meanwhile."""
 FIRST_BACKOFF = 0.001
-MAX_BACKOFF = 0.05
+MAX_BACKOFF = 0.01
+RESTART_AT = 64 << 20
+"""WAL size at which a checkpoint makes it start over (see `Checkpointer`): at 2,000 calls a second, every two or
+three seconds."""
+WAL_FRAME_HEADER = 24
 RESTART_WAIT = 0.02
-"""Longest a checkpoint holds writers off to let the WAL start over (see `Checkpointer`)."""
+"""Longest a checkpoint holds writers off waiting for readers, to let the WAL start over (see `Checkpointer`)."""
+QUICK_PASS = 0.005
+"""A PASSIVE checkpoint this quick left little behind: the RESTART that follows it holds writers off briefly."""
+MAX_PASSES = 5
 
 T = TypeVar("T")
 
@@ -246,37 +253,55 @@ class Checkpointer:
     committed when it began, and the next writer may go back to the start of the file only when every frame is
     copied. Under sustained load the WAL then grows for as long as the load lasts (hundreds of megabytes a
     minute at a couple of thousand calls a second), and every commit appends to an ever longer file and index.
-    So each round copies what it can without blocking anyone (PASSIVE), then copies the few frames written
-    meanwhile with a RESTART checkpoint, which holds writers off (they wait without blocking the loop, see
-    `InlineConnection`) for at most `restart_wait` seconds. If a reader still needs the old frames after that, the
-    round gives up and the next one tries again. Once the WAL has started over, the serving connections'
-    `journal_size_limit` trims the file."""
+    So once the WAL holds `restart_at` bytes, a round copies without blocking anyone (PASSIVE) until a pass leaves
+    little behind, then finishes with a RESTART checkpoint. That one holds writers off (they wait without
+    blocking the loop, see `InlineConnection`) while it copies the last frames and syncs the database file, tens
+    of milliseconds on a slow disk, which is why it is not done every round; and for at most `restart_wait`
+    seconds more while a reader still needs the old frames, after which it gives up until the next round. Once
+    the WAL has started over, the serving connections' `journal_size_limit` trims the file."""
 
-    def __init__(self, database: str, *, interval: float = 1.0, restart_wait: float = RESTART_WAIT) -> None:
+    def __init__(
+        self,
+        database: str,
+        *,
+        interval: float = 1.0,
+        restart_at: int = RESTART_AT,
+        restart_wait: float = RESTART_WAIT,
+    ) -> None:
         self.database = database
         self.interval = interval
+        self.restart_at = restart_at
         self.restart_wait = restart_wait
         self._task: asyncio.Task[None] | None = None
         self._connection: sqlite3.Connection | None = None
         self.checkpoints = 0
         self.restarts = 0
 
-    def _checkpoint(self, mode: str) -> bool:
-        """One checkpoint; True when it finished (for RESTART and TRUNCATE: the WAL starts over)."""
+    def _checkpoint(self, mode: str) -> tuple[bool, int]:
+        """One checkpoint: whether it finished (for RESTART and TRUNCATE: the WAL starts over), and the WAL's
+        size in bytes when it began."""
         if self._connection is None:
             self._connection = sqlite3.connect(
                 self.database, timeout=5.0, isolation_level=None, check_same_thread=False
             )
-        busy, _, _ = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        busy, frames, _ = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         self.checkpoints += 1
-        return not busy
+        page_size = self._connection.execute("PRAGMA page_size").fetchone()[0]
+        return not busy, max(frames, 0) * (page_size + WAL_FRAME_HEADER)
 
     def _round(self) -> None:
-        self._checkpoint("PASSIVE")
+        _, wal_bytes = self._checkpoint("PASSIVE")
+        if wal_bytes < self.restart_at:
+            return
+        for _ in range(MAX_PASSES):
+            started = time.monotonic()
+            self._checkpoint("PASSIVE")
+            if time.monotonic() - started < QUICK_PASS:
+                break
         assert self._connection is not None
         self._connection.execute(f"PRAGMA busy_timeout={int(self.restart_wait * 1000)}")
         try:
-            if self._checkpoint("RESTART"):
+            if self._checkpoint("RESTART")[0]:
                 self.restarts += 1
         finally:
             self._connection.execute("PRAGMA busy_timeout=5000")
