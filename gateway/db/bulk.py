@@ -98,15 +98,21 @@ class _BulkStatement(ABC):
         execution layer cost ~40 us per statement, more than SQLite spends on a batch's rows."""
         if not rows:
             return
-        prepared = self.prepare(connection.dialect)
-        sql, parameters = prepared.sql, [prepared.parameters(row) for row in rows]
+        dialect = connection.dialect
         driver = (
             connection.sync_connection.connection.driver_connection if connection.sync_connection else None
         )
         if isinstance(driver, InlineConnection):
-            await driver.executemany(sql, parameters)
+            await self.execute_inline(driver, dialect, rows)
         else:
-            await connection.exec_driver_sql(sql, parameters)
+            await connection.exec_driver_sql(self.prepare(dialect).sql, self.parameters(dialect, rows))
+
+    async def execute_inline(
+        self, driver: InlineConnection, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run for `rows` on SQLite's inline driver, in its current transaction."""
+        if rows:
+            await driver.executemany(self.prepare(dialect).sql, self.parameters(dialect, rows))
 
 
 class BulkInsert(_BulkStatement):
@@ -165,9 +171,7 @@ async def write_together(engine: AsyncEngine, writes: Sequence[tuple[_BulkStatem
         driver.begin()
         try:
             for statement, rows in writes:
-                if rows:
-                    prepared = statement.prepare(engine.dialect)
-                    await driver.executemany(prepared.sql, [prepared.parameters(row) for row in rows])
+                await statement.execute_inline(driver, engine.dialect, rows)
             await driver.commit()
         except BaseException:
             try:

@@ -48,6 +48,8 @@ RESTART_AT = 64 << 20
 """WAL size at which a checkpoint makes it start over (see `Checkpointer`): at 2,000 calls a second, every two or
 three seconds."""
 WAL_FRAME_HEADER = 24
+CHECKPOINT_TIMEOUT = 5.0
+"""Longest the checkpointer's own connection waits for a lock (except for a RESTART's, see `RESTART_WAIT`)."""
 RESTART_WAIT = 0.02
 """Longest a checkpoint holds writers off waiting for readers, to let the WAL start over (see `Checkpointer`)."""
 QUICK_PASS = 0.005
@@ -274,6 +276,7 @@ class Checkpointer:
         self.restart_wait = restart_wait
         self._task: asyncio.Task[None] | None = None
         self._connection: sqlite3.Connection | None = None
+        self._frame_bytes = 0
         self.checkpoints = 0
         self.restarts = 0
 
@@ -282,12 +285,12 @@ class Checkpointer:
         size in bytes when it began."""
         if self._connection is None:
             self._connection = sqlite3.connect(
-                self.database, timeout=5.0, isolation_level=None, check_same_thread=False
+                self.database, timeout=CHECKPOINT_TIMEOUT, isolation_level=None, check_same_thread=False
             )
+            self._frame_bytes = self._connection.execute("PRAGMA page_size").fetchone()[0] + WAL_FRAME_HEADER
         busy, frames, _ = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         self.checkpoints += 1
-        page_size = self._connection.execute("PRAGMA page_size").fetchone()[0]
-        return not busy, max(frames, 0) * (page_size + WAL_FRAME_HEADER)
+        return not busy, max(frames, 0) * self._frame_bytes
 
     def _round(self) -> None:
         _, wal_bytes = self._checkpoint("PASSIVE")
@@ -304,7 +307,7 @@ class Checkpointer:
             if self._checkpoint("RESTART")[0]:
                 self.restarts += 1
         finally:
-            self._connection.execute("PRAGMA busy_timeout=5000")
+            self._connection.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_TIMEOUT * 1000)}")
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-checkpointer")
