@@ -275,6 +275,7 @@ class Checkpointer:
         self.restart_at = restart_at
         self.restart_wait = restart_wait
         self._task: asyncio.Task[None] | None = None
+        self._round_running: asyncio.Future[None] | None = None
         self._connection: sqlite3.Connection | None = None
         self._frame_bytes = 0
         self.checkpoints = 0
@@ -315,8 +316,11 @@ class Checkpointer:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            # Shielded: cancelling the task must not abandon a round still running in its thread, which `stop`
+            # waits for before using (and closing) the same connection.
+            self._round_running = asyncio.get_running_loop().run_in_executor(None, self._round)
             try:
-                await asyncio.to_thread(self._round)
+                await asyncio.shield(self._round_running)
             except sqlite3.Error as error:
                 log.warning("WAL checkpoint failed: %s", error)
 
@@ -326,6 +330,10 @@ class Checkpointer:
             with suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._round_running is not None:
+            with suppress(sqlite3.Error):
+                await self._round_running
+            self._round_running = None
         try:
             await asyncio.to_thread(self._checkpoint, "TRUNCATE")
         except sqlite3.Error as error:

@@ -190,3 +190,37 @@ def test_under_sustained_writes_the_wal_still_starts_over(tmp_path: Path) -> Non
     assert size < commits * page / 2, f"the WAL grew to {size} bytes over {commits} commits"
     with sqlite3.connect(path) as fresh:
         assert fresh.execute("SELECT count(*) FROM t").fetchone() == (commits,)
+
+
+def test_stop_waits_for_a_round_still_running_in_its_thread(tmp_path: Path) -> None:
+    """Stopping while a round runs in its worker thread must not close the connection under it (a segfault in CI:
+    the final checkpoint and the close raced the abandoned round on the same connection)."""
+    path = tmp_path / "busy.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t (v TEXT)")
+    in_round = threading.Event()
+    outcomes: list[str] = []
+
+    class SlowRound(Checkpointer):
+        def _round(self) -> None:
+            try:
+                self._checkpoint("PASSIVE")  # the round's connection is open from here on
+                connection = self._connection
+                assert connection is not None
+                in_round.set()
+                time.sleep(0.2)  # a long checkpoint: the round is still using its connection
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as error:
+                outcomes.append(f"failed: {error}")
+                raise
+            outcomes.append("finished")
+
+    async def scenario() -> None:
+        checkpointer = SlowRound(str(path), interval=0.01)
+        checkpointer.start()
+        await asyncio.to_thread(in_round.wait, 5)
+        await checkpointer.stop()
+
+    asyncio.run(scenario())
+    assert outcomes == ["finished"]
