@@ -12,6 +12,13 @@ so far, and each join is commutative, associative and idempotent:
 - `duration` is the longest duration reported and `last_sequence` the highest sequence number;
 - `sip_code` is the most final SIP code reported: final failures (>= 300) over 2xx over 1xx, then the highest code.
 
+Some reports only say that a call ended, not how: a SIP leg leaving says "completed" when the call was answered and
+"canceled" (or busy...) when it was not, but the report that it was answered may arrive after it. Such a report
+carries both meanings (`if_answered`); the snapshot keeps the winning report as reported and derives the state
+from it and the earliest answer known, so the order the two arrive in does not matter. In the same way the
+connected duration is derived from the answer and end times when no report gave it, and the end reason is the
+highest-ranked reason reported (`reason_rank`), again chosen by whether the call was answered.
+
 So any permutation, with any number of repeats, of one set of updates reaches the same snapshot: the join of the set.
 Updates that lose (a `ringing` after `completed`) leave the state alone but still fill in a phase's missing timestamp,
 since the facts they carry are true whatever order they came in. `Outcome.kind` explains each step for logs and events.
@@ -88,6 +95,15 @@ class StatusUpdate(msgspec.Struct, frozen=True, kw_only=True):
     duration: int | None = None
     """Seconds the call was connected, reported at the end."""
     sip_code: int | None = None
+    if_answered: CallState | None = None
+    """What this report means once the call is known to have been answered (e.g. a SIP leg leaving reports
+    `canceled`, or `completed` if it was answered); None: `state` whatever else is known."""
+    reason: str | None = None
+    """Why the call ended (ends only), as people read it."""
+    reason_if_answered: str | None = None
+    """The reason once the call is known to have been answered (defaults to `reason`)."""
+    reason_rank: int = 0
+    """Which end reason wins when several are reported: the highest rank, then the greatest text."""
 
     def __post_init__(self) -> None:
         if self.at is not None and self.at.utcoffset() is None:
@@ -100,6 +116,11 @@ class CallSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """What is known about a call, folded from every update seen. `CallSnapshot()` is a call nothing is known of."""
 
     state: CallState = CallState.INITIATED
+    """The call's state: the winning report's, read in the light of whether the call was answered."""
+    reported: CallState | None = None
+    """The winning report's own state, when `state` was derived from it (see `StatusUpdate.if_answered`)."""
+    if_answered: CallState | None = None
+    """The winning report's `if_answered`."""
     state_sequence: int | None = None
     """Sequence number of the report that set `state` (None when it had none)."""
     state_at: datetime | None = None
@@ -109,12 +130,39 @@ class CallSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     duration: int | None = None
+    """The longest connected duration reported (see `connected_seconds` for the one to show)."""
     sip_code: int | None = None
     last_sequence: int | None = None
+    reasons: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
+    """The best end reason reported: at most one (rank, reason, reason if answered)."""
 
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def end_time(self) -> datetime | None:
+        """When the call ended; never before its answer (some carriers stamp ends in whole seconds)."""
+        if self.ended_at is None or self.answered_at is None:
+            return self.ended_at
+        return max(self.ended_at, self.answered_at)
+
+    @property
+    def connected_seconds(self) -> int | None:
+        """How long the call was connected: as reported, else from its answer to its end."""
+        if self.duration is not None:
+            return self.duration
+        end = self.end_time
+        if self.state is not CallState.COMPLETED or self.answered_at is None or end is None:
+            return None
+        return round((end - self.answered_at).total_seconds())
+
+    @property
+    def end_reason(self) -> str | None:
+        if not self.reasons or self.state not in TERMINAL_STATES:
+            return None
+        _, reason, if_answered = self.reasons[0]
+        return (if_answered or reason) if self.answered_at is not None else (reason or None)
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,8 +175,8 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
 
 def transition(current: CallSnapshot, update: StatusUpdate) -> Outcome:
     """Fold `update` into `current`; pure and order-independent (see the module docstring)."""
-    wins = _key(update.state, update.sequence, update.at) > _key(
-        current.state, current.state_sequence, current.state_at
+    wins = _key(update.state, update.sequence, update.at, update.if_answered) > _key(
+        current.reported or current.state, current.state_sequence, current.state_at, current.if_answered
     )
     new = _join(current, update, wins=wins)
     kind, reason = _classify(current, update, new, wins=wins)
@@ -199,8 +247,11 @@ def _rank(state: CallState) -> int:
     return _RANK.get(state, _TERMINAL_RANK)
 
 
-def _key(state: CallState, sequence: int | None, at: datetime | None) -> tuple[int, int, datetime, int]:
-    return (_rank(state), -1 if sequence is None else sequence, at or _NEVER, _PRECEDENCE[state])
+def _key(
+    state: CallState, sequence: int | None, at: datetime | None, if_answered: CallState | None
+) -> tuple[int, int, datetime, int, int]:
+    conditional = -1 if if_answered is None else _PRECEDENCE[if_answered]
+    return (_rank(state), -1 if sequence is None else sequence, at or _NEVER, _PRECEDENCE[state], conditional)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -225,24 +276,47 @@ def _most_final(a: int | None, b: int | None) -> int | None:
     return max(a, b, key=_sip_finality)
 
 
+def _best_reason(current: list[tuple[int, str, str]], update: StatusUpdate) -> list[tuple[int, str, str]]:
+    if update.reason is None and update.reason_if_answered is None:
+        return current
+    offered = (update.reason_rank, update.reason or "", update.reason_if_answered or update.reason or "")
+    return [max([*current, offered])] if current else [offered]
+
+
 def _join(current: CallSnapshot, update: StatusUpdate, *, wins: bool) -> CallSnapshot:
     at = update.at
     state = update.state
+    answered_at = _earliest(current.answered_at, at if state is CallState.ANSWERED else None)
+    reported = state if wins else (current.reported or current.state)
+    if_answered = update.if_answered if wins else current.if_answered
+    effective = if_answered if if_answered is not None and answered_at is not None else reported
     return CallSnapshot(
-        state=state if wins else current.state,
+        state=effective,
+        reported=reported if reported is not effective else None,
+        if_answered=if_answered,
         state_sequence=update.sequence if wins else current.state_sequence,
         state_at=update.at if wins else current.state_at,
         initiated_at=_earliest(current.initiated_at, at if state is CallState.INITIATED else None),
         ringing_at=_earliest(current.ringing_at, at if state is CallState.RINGING else None),
-        answered_at=_earliest(current.answered_at, at if state is CallState.ANSWERED else None),
+        answered_at=answered_at,
         ended_at=_earliest(current.ended_at, at if state in TERMINAL_STATES else None),
         duration=_largest(current.duration, update.duration),
         sip_code=_most_final(current.sip_code, update.sip_code),
         last_sequence=_largest(current.last_sequence, update.sequence),
+        reasons=_best_reason(current.reasons, update),
     )
 
 
-_DETAIL_FIELDS = ("initiated_at", "ringing_at", "answered_at", "ended_at", "duration", "sip_code")
+_DETAIL_FIELDS = (
+    "state",
+    "initiated_at",
+    "ringing_at",
+    "answered_at",
+    "ended_at",
+    "duration",
+    "sip_code",
+    "reasons",
+)
 
 
 def _filled(old: CallSnapshot, new: CallSnapshot) -> list[str]:
@@ -275,6 +349,11 @@ def _classify(
                 f"{current.state.value} -> {_describe(update)}: two different ends reported; the later report wins"
             )
         return "applied", f"{current.state.value} -> {_describe(update)}"
+    if new.state != current.state:
+        return "applied", (
+            f"{_describe(update)}: the end reported earlier reads {new.state.value} now that the call is known "
+            "to have been answered"
+        )
     if update.state == current.state:
         if filled:
             return "applied", f"{_describe(update)}: same state{note}"

@@ -113,6 +113,9 @@ any_update = st.builds(
     sequence=st.none() | st.integers(0, 6),
     duration=st.none() | st.integers(0, 100),
     sip_code=st.none() | st.sampled_from([180, 183, 200, 404, 408, 480, 486, 487, 500, 603]),
+    if_answered=st.none() | st.just(CallState.COMPLETED),
+    reason=st.none() | st.sampled_from(["room closed", "far end hung up"]),
+    reason_rank=st.integers(0, 2),
 )
 
 
@@ -132,8 +135,12 @@ def test_terminal_states_are_never_left_for_a_live_one(updates: list[StatusUpdat
         if snapshot.is_terminal:
             assert outcome.snapshot.is_terminal
         if update.state not in TERMINAL_STATES and snapshot.is_terminal:
-            assert outcome.kind != "applied"
-            assert outcome.snapshot.state is snapshot.state
+            if update.state is CallState.ANSWERED and outcome.snapshot.state is not snapshot.state:
+                # a late answer only re-reads an end that depended on it
+                assert snapshot.if_answered is outcome.snapshot.state
+            else:
+                assert outcome.kind != "applied"
+                assert outcome.snapshot.state is snapshot.state
         assert outcome.changed == (outcome.snapshot != snapshot)
         snapshot = outcome.snapshot
 
@@ -243,3 +250,32 @@ def test_sip_code_out_of_range_is_rejected() -> None:
 def test_naive_timestamps_are_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         StatusUpdate(state=CallState.RINGING, at=datetime(2025, 1, 1))
+
+
+def test_a_leg_that_left_reads_completed_whether_its_answer_came_before_or_after() -> None:
+    answered = StatusUpdate(state=CallState.ANSWERED, at=at(1))
+    left = StatusUpdate(
+        state=CallState.CANCELED,
+        at=at(9),
+        if_answered=CallState.COMPLETED,
+        reason="caller hung up before the answer",
+        reason_if_answered="far end hung up",
+        reason_rank=2,
+    )
+    finished = StatusUpdate(
+        state=CallState.CANCELED,
+        at=at(12),
+        if_answered=CallState.COMPLETED,
+        reason="room closed",
+        reason_rank=1,
+    )
+    for order in ([answered, left, finished], [left, finished, answered], [finished, left, answered, left]):
+        final = fold(order)
+        assert final.state is CallState.COMPLETED
+        assert final.connected_seconds == 8
+        assert final.end_time == at(9)
+        assert final.end_reason == "far end hung up"
+    unanswered = fold([finished, left])
+    assert unanswered.state is CallState.CANCELED
+    assert unanswered.connected_seconds is None
+    assert unanswered.end_reason == "caller hung up before the answer"

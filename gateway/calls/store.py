@@ -1,0 +1,513 @@
+"""The one owner of call records: every carrier, LiveKit and the control API create and change calls through here.
+
+A change to a call is a `CallEdit`: the call's columns as the caller sees them (`edit.call`, an ORM `Call` that
+belongs to no session), status reports to fold (`fold`), events to append (`event`) and recordings to link
+(`recording`). The store saves an edit in one short transaction of its own:
+
+- the call row is locked and read again; columns the caller changed are written (last writer wins per column);
+- status reports are folded into the stored lifecycle (`gateway.calls.lifecycle`, order-independent) and the
+  columns that mirror it are set from the result;
+- events get the next sequence numbers; an event whose `dedupe_key` the call already has is dropped, and so is
+  the status report that came with it (a replayed webhook changes nothing);
+- recordings are created or moved forward, one row per external id.
+
+New calls (`create`) from requests arriving together are inserted in one transaction (group commit: a
+transaction's fixed cost dwarfs a row's own). The store never runs inside someone else's transaction: a caller that
+holds one gets `StoreMisuse` at once (on SQLite, with one connection, it would otherwise wait for itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.calls.lifecycle import (
+    TERMINAL_STATES,
+    CallSnapshot,
+    CallState,
+    Outcome,
+    StatusUpdate,
+    transition,
+)
+from gateway.calls.recordings import RecordingReport, upsert_recording
+from gateway.db.batching import Batcher
+from gateway.db.database import Database
+from gateway.db.models import Call, CallEvent
+from gateway.db.types import utcnow
+from gateway.ids import new_id
+
+log = logging.getLogger("trunkline.calls")
+
+T = TypeVar("T")
+MAX_BATCH = 128
+COLUMNS = tuple(column.key for column in Call.__table__.columns)
+_LIFECYCLE_COLUMNS = frozenset(
+    {
+        "status",
+        "lifecycle",
+        "ringing_at",
+        "answered_at",
+        "ended_at",
+        "duration_s",
+        "sip_status",
+        "last_sequence",
+    }
+)
+"""Set only from the folded lifecycle, never from a caller's edit."""
+_JSON_COLUMNS = frozenset({"lifecycle", "ivr_state", "routing", "meta"})
+_encode = msgspec.json.Encoder().encode
+
+
+class StoreMisuse(RuntimeError):
+    """The store was called while the current task holds a database transaction."""
+
+
+class NewCall(msgspec.Struct, kw_only=True):
+    project_id: str
+    direction: str
+    """inbound | outbound"""
+    carrier: str
+    """twilio | livekit"""
+    carrier_call_id: str | None
+    from_e164: str = ""
+    to_e164: str = ""
+    trunk_id: str | None = None
+    livekit_room: str | None = None
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRef:
+    """How to find a call: by its id, or by the carrier's id for it; optionally only within one project."""
+
+    call_id: str | None = None
+    carrier: str | None = None
+    carrier_call_id: str | None = None
+    project_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Report:
+    update: StatusUpdate
+    source: str
+    data: dict[str, Any]
+    dedupe_key: str | None
+
+
+@dataclass(slots=True)
+class _Event:
+    kind: str
+    source: str
+    data: dict[str, Any]
+    at: datetime
+    dedupe_key: str | None
+    report: _Report | None = None
+
+
+@dataclass(eq=False)
+class CallEdit:
+    """One call as a caller sees it, and what the caller wants to change; saved by `CallStore`."""
+
+    call: Call
+    is_new: bool
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+    _events: list[_Event] = field(default_factory=list, repr=False)
+    _recordings: list[RecordingReport] = field(default_factory=list, repr=False)
+    outcomes: list[Outcome] = field(default_factory=list)
+    """What each status report did when the edit was last saved (duplicates dropped)."""
+
+    @property
+    def snapshot(self) -> CallSnapshot:
+        return snapshot_of(self.call)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._events or self._recordings or self._changed())
+
+    def event(
+        self,
+        kind: str,
+        data: dict[str, Any] | None = None,
+        *,
+        source: str,
+        at: datetime | None = None,
+        dedupe_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Append an event (saved with the edit, in this order); returns its data, still mutable until then."""
+        body = data if data is not None else {}
+        self._events.append(_Event(kind, source, body, at or utcnow(), dedupe_key))
+        return body
+
+    def is_pending(self, body: dict[str, Any]) -> bool:
+        """Whether `body` is the data of an event not saved yet."""
+        return any(event.data is body for event in self._events)
+
+    def fold(
+        self,
+        update: StatusUpdate,
+        *,
+        source: str,
+        data: dict[str, Any] | None = None,
+        dedupe_key: str | None = None,
+    ) -> Outcome:
+        """Fold a status report into the call (now, as seen here; again against the stored call when saved) and
+        record it as a `status.<state>` event."""
+        outcome = _fold_into(self.call, update)
+        report = _Report(update, source, data or {}, dedupe_key)
+        event = _Event(f"status.{update.state.value}", source, {}, utcnow(), dedupe_key, report)
+        self._events.append(event)
+        return outcome
+
+    def recording(self, report: RecordingReport) -> None:
+        """Link a recording to the call (created, or moved forward, by its external id)."""
+        self._recordings.append(report)
+
+    def _changed(self) -> dict[str, Any]:
+        if self.is_new:
+            return {}
+        changed = {}
+        for name in COLUMNS:
+            if name in _LIFECYCLE_COLUMNS:
+                continue
+            value = getattr(self.call, name)
+            if _comparable(name, value) != self._loaded.get(name):
+                changed[name] = value
+        return changed
+
+
+def snapshot_of(call: Call) -> CallSnapshot:
+    return msgspec.convert(call.lifecycle or {}, CallSnapshot, strict=False)
+
+
+def _comparable(name: str, value: Any) -> Any:
+    return _encode(value) if name in _JSON_COLUMNS else value
+
+
+def _remember(call: Call) -> dict[str, Any]:
+    return {name: _comparable(name, getattr(call, name)) for name in COLUMNS}
+
+
+def _fold_into(call: Call, update: StatusUpdate) -> Outcome:
+    """Fold a report into the call's lifecycle and the columns that mirror it (no I/O)."""
+    before = snapshot_of(call)
+    outcome = transition(before, update)
+    if outcome.changed:
+        _mirror(call, before, outcome.snapshot)
+    return outcome
+
+
+def _mirror(call: Call, before: CallSnapshot, snap: CallSnapshot) -> None:
+    call.lifecycle = msgspec.to_builtins(snap)
+    call.status = snap.state.value
+    call.ringing_at, call.answered_at, call.ended_at = snap.ringing_at, snap.answered_at, snap.end_time
+    call.duration_s = snap.connected_seconds
+    call.sip_status = snap.sip_code
+    call.last_sequence = snap.last_sequence if snap.last_sequence is not None else -1
+    reason = snap.end_reason
+    if reason is not None and call.end_reason in (None, before.end_reason):
+        call.end_reason = reason
+
+
+def _new_row(new: NewCall) -> Call:
+    now = utcnow()
+    return Call(
+        id=new_id("call"),
+        status=CallState.INITIATED.value,
+        created_at=now,
+        updated_at=now,
+        lifecycle=msgspec.to_builtins(CallSnapshot(initiated_at=now)),
+        last_sequence=-1,
+        route_id=None,
+        flow_id=None,
+        flow_version=None,
+        agent_id=None,
+        ringing_at=None,
+        answered_at=None,
+        ended_at=None,
+        end_reason=None,
+        sip_status=None,
+        carrier_status=None,
+        duration_s=None,
+        ivr_state=None,
+        routing=None,
+        **msgspec.structs.asdict(new),
+    )
+
+
+def _detached_copy(row: Call) -> Call:
+    return Call(**{name: getattr(row, name) for name in COLUMNS})
+
+
+@dataclass(slots=True)
+class _Creation:
+    edit: CallEdit
+    future: asyncio.Future[bool]
+
+
+class CallStore:
+    def __init__(self, database: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self.database = database
+        self._creations: Batcher[_Creation] = Batcher(
+            self._create_batch, name="call-store", max_batch=max_batch
+        )
+
+    def start(self) -> None:
+        """Group new calls arriving together into one transaction (until `stop`); without it each is alone."""
+        self._creations.start()
+
+    async def stop(self) -> None:
+        await self._creations.stop()
+
+    # --- reading --------------------------------------------------------------------------------------------
+
+    async def load(self, ref: CallRef) -> CallEdit | None:
+        """The call as it is now, ready to be changed and saved; None when there is no such call."""
+        self._not_in_a_transaction()
+        async with self.database.session() as db:
+            row = await _find(db, ref, lock=False)
+        if row is None:
+            return None
+        return CallEdit(row, is_new=False, _loaded=_remember(row))
+
+    async def ids_open_in_room(self, project_id: str, room: str) -> list[str]:
+        """Calls of the project in a LiveKit room that have not ended."""
+        self._not_in_a_transaction()
+        async with self.database.session() as db:
+            rows = await db.scalars(
+                select(Call.id).where(
+                    Call.project_id == project_id,
+                    Call.livekit_room == room,
+                    Call.status.not_in([s.value for s in TERMINAL_STATES]),
+                )
+            )
+            return list(rows.all())
+
+    # --- changing -------------------------------------------------------------------------------------------
+
+    async def record_recording(self, project_id: str, report: RecordingReport, call: CallRef | None) -> bool:
+        """A recording report for a call that may not be known (yet): linked to it when it is, kept either way.
+        Whether anything changed."""
+        self._not_in_a_transaction()
+        async with self.database.session() as db:
+            row = await _find(db, call, lock=True) if call is not None else None
+            changed = await upsert_recording(db, project_id, row, report)
+            await db.commit()
+        return changed
+
+    def new(self, new: NewCall) -> CallEdit:
+        """A call not saved yet (status initiated); `create` saves it."""
+        return CallEdit(_new_row(new), is_new=True)
+
+    async def create(self, edit: CallEdit) -> bool:
+        """Save a new call with its events; False when the carrier's id for it is recorded already."""
+        self._not_in_a_transaction()
+        if not edit.is_new:
+            raise StoreMisuse("create() takes a call from new(); save() changes a stored one")
+        if not self._creations.running or edit._recordings:
+            return await self._create_alone(edit)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._creations.put(_Creation(edit, future))
+        return await future
+
+    async def save(self, edit: CallEdit) -> None:
+        """Save what changed on a stored call, in one transaction (see the module docstring)."""
+        self._not_in_a_transaction()
+        if edit.is_new:
+            raise StoreMisuse("save() changes a stored call; create() saves a new one")
+        async with self.database.session() as db:
+            row = await _find(db, CallRef(call_id=edit.call.id), lock=True)
+            if row is None:
+                raise LookupError(f"call {edit.call.id} no longer exists")
+            edit.outcomes = await _apply(db, row, edit)
+            await db.commit()
+        _settled(edit, row)
+
+    async def change(self, ref: CallRef, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit] | None:
+        """Load the call, let `work` decide what changes (synchronously: nothing may wait while deciding), save.
+        None when there is no such call."""
+        edit = await self.load(ref)
+        if edit is None:
+            return None
+        result = work(edit)
+        if edit.pending:
+            await self.save(edit)
+        return result, edit
+
+    async def change_or_open(self, new: NewCall, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit]:
+        """`change` for the call with the carrier's id in `new`, opened from `new` when there is none yet."""
+        ref = CallRef(carrier=new.carrier, carrier_call_id=new.carrier_call_id, project_id=new.project_id)
+        for _ in range(3):
+            changed = await self.change(ref, work)
+            if changed is not None:
+                return changed
+            edit = self.new(new)
+            result = work(edit)
+            if await self.create(edit):
+                return result, edit
+        raise LookupError("the call was opened elsewhere, yet cannot be found")
+
+    # --- inside --------------------------------------------------------------------------------------------
+
+    def _not_in_a_transaction(self) -> None:
+        if self.database.holds_transaction():
+            raise StoreMisuse(
+                "the call store was called while this task holds a database transaction: commit or roll it back "
+                "first (a transaction must not wait on another unit of work)"
+            )
+
+    async def _create_alone(self, edit: CallEdit) -> bool:
+        try:
+            async with self.database.session() as db:
+                db.add(edit.call)
+                edit.outcomes = await _append(db, edit, first_seq=1)
+                for report in edit._recordings:
+                    await upsert_recording(db, edit.call.project_id, edit.call, report)
+                await db.commit()
+        except IntegrityError:
+            if edit.call.carrier_call_id is None:
+                raise
+            return False
+        _settled(edit, edit.call)
+        return True
+
+    async def _create_batch(self, batch: list[_Creation]) -> None:
+        try:
+            async with self.database.session() as db:
+                for item in batch:
+                    db.add(item.edit.call)
+                    db.add_all(_rows(_first_events(item.edit), item.edit.call.id, 1))
+                await db.commit()
+        except IntegrityError:  # a CallSid recorded already (a retry): try each on its own
+            for item in batch:
+                await self._settle_alone(item)
+            return
+        except Exception as error:  # the requests report it; the store keeps serving
+            log.exception("writing new calls failed")
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        for item in batch:
+            item.edit.outcomes = []
+            _settled(item.edit, item.edit.call)
+            if not item.future.done():
+                item.future.set_result(True)
+
+    async def _settle_alone(self, item: _Creation) -> None:
+        try:
+            created = await self._create_alone(item.edit)
+        except Exception as error:
+            if not item.future.done():
+                item.future.set_exception(error)
+            return
+        if not item.future.done():
+            item.future.set_result(created)
+
+
+async def _find(db: AsyncSession, ref: CallRef, *, lock: bool) -> Call | None:
+    stmt = select(Call)
+    if ref.call_id is not None:
+        stmt = stmt.where(Call.id == ref.call_id)
+    elif ref.carrier is not None and ref.carrier_call_id is not None:
+        stmt = stmt.where(Call.carrier == ref.carrier, Call.carrier_call_id == ref.carrier_call_id)
+    else:
+        raise ValueError("a CallRef needs a call id, or a carrier and the carrier's call id")
+    if ref.project_id is not None:
+        stmt = stmt.where(Call.project_id == ref.project_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row: Call | None = await db.scalar(stmt)
+    return row
+
+
+async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
+    for name, value in edit._changed().items():
+        setattr(row, name, value)
+    last = await db.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == row.id))
+    outcomes = await _append(db, edit, first_seq=(last or 0) + 1, row=row)
+    for report in edit._recordings:
+        await upsert_recording(db, row.project_id, row, report)
+    row.updated_at = utcnow()
+    return outcomes
+
+
+async def _append(
+    db: AsyncSession, edit: CallEdit, *, first_seq: int, row: Call | None = None
+) -> list[Outcome]:
+    """The edit's events (new ones only), numbered from `first_seq`; status reports folded into `row` on the way
+    (a new call's were folded when they were made)."""
+    if row is None:
+        db.add_all(_rows(_first_events(edit), edit.call.id, first_seq))
+        await db.flush()
+        return []
+    events = edit._events
+    keys = [event.dedupe_key for event in events if event.dedupe_key is not None]
+    seen: set[str] = set()
+    if keys:
+        found = await db.scalars(
+            select(CallEvent.dedupe_key).where(CallEvent.call_id == row.id, CallEvent.dedupe_key.in_(keys))
+        )
+        seen = {key for key in found.all() if key is not None}
+    kept: list[_Event] = []
+    outcomes: list[Outcome] = []
+    for event in events:
+        if event.dedupe_key is not None:
+            if event.dedupe_key in seen:
+                continue
+            seen.add(event.dedupe_key)
+        if event.report is not None:
+            outcome = _fold_into(row, event.report.update)
+            outcomes.append(outcome)
+            event.data.update({"outcome": outcome.kind, "reason": outcome.reason, **event.report.data})
+        kept.append(event)
+    db.add_all(_rows(kept, edit.call.id, first_seq))
+    await db.flush()
+    return outcomes
+
+
+def _first_events(edit: CallEdit) -> list[_Event]:
+    """A new call's events: its status reports were folded when they were made; duplicates of a key dropped."""
+    kept: list[_Event] = []
+    seen: set[str] = set()
+    for event in edit._events:
+        if event.dedupe_key is not None:
+            if event.dedupe_key in seen:
+                continue
+            seen.add(event.dedupe_key)
+        if event.report is not None and "outcome" not in event.data:
+            event.data.update({"outcome": "applied", **event.report.data})
+        kept.append(event)
+    return kept
+
+
+def _rows(events: Sequence[_Event], call_id: str, first_seq: int) -> list[CallEvent]:
+    return [
+        CallEvent(
+            call_id=call_id,
+            seq=first_seq + i,
+            at=event.at,
+            kind=event.kind,
+            source=event.source,
+            dedupe_key=event.dedupe_key,
+            data=event.data,
+        )
+        for i, event in enumerate(events)
+    ]
+
+
+def _settled(edit: CallEdit, row: Call) -> None:
+    """After a commit: the edit shows the call as stored, with nothing pending."""
+    edit.call = _detached_copy(row) if row is not edit.call else row
+    edit.is_new = False
+    edit._loaded = _remember(edit.call)
+    edit._events = []
+    edit._recordings = []

@@ -1,0 +1,53 @@
+"""The database as one service: its engine and the one way to get a session (`Database.session()`).
+
+Every user of the database asks this object for a session: request handlers through the `db` dependency (one
+session per request, shared with the API key check), background work and the call store directly. On SQLite the
+engine keeps one connection (see `gateway.db.engine`), so a task that holds a transaction while waiting for another
+unit of work would wait for itself; `holds_transaction()` tells such code, and the call store refuses to start
+while the current task holds one (an error at once instead of a stall).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.db.engine import create_engine
+
+_current: ContextVar[AsyncSession | None] = ContextVar("trunkline_session", default=None)
+
+
+class Database:
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url, **engine_options)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for one unit of work (a request, a background job); closed (rolled back if uncommitted) on
+        exit. Commit before calling out to anything slow: a transaction holds the connection until it ends."""
+        session = self._sessions()
+        token = _current.set(session)
+        try:
+            yield session
+        finally:
+            _current.reset(token)
+            await session.close()
+
+    @staticmethod
+    def holds_transaction() -> bool:
+        """Whether the current task has a session with an open transaction (`session()` above)."""
+        session = _current.get()
+        return session is not None and session.in_transaction()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
