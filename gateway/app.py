@@ -16,11 +16,13 @@ from litestar.plugins.prometheus import PrometheusController
 
 from gateway import __version__
 from gateway.admin import CONTROLLERS
-from gateway.auth.principal import ApiKeyAuthMiddleware, role_guard
+from gateway.auth.principal import role_guard
 from gateway.bootstrap import ensure_default_project, first_run_key
 from gateway.calls.guard import RateLimiter
+from gateway.calls.store import CallStore
 from gateway.carriers.twilio import wiring as twilio_wiring
-from gateway.db.engine import create_engine, session_factory, sqlite_path
+from gateway.db.database import Database
+from gateway.db.engine import sqlite_path
 from gateway.db.migrate import upgrade
 from gateway.db.sqlite_inline import checkpoints
 from gateway.flows_service import run_flows
@@ -28,7 +30,7 @@ from gateway.health import HealthController
 from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
-from gateway.web.deps import provide_db, provide_principal
+from gateway.web.deps import ApiKeyAuthMiddleware, RequestSession, provide_db, provide_principal
 from gateway.web.observe import observe_middleware
 from gateway.web.problems import EXCEPTION_HANDLERS
 
@@ -40,13 +42,15 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.async_database_url)
-        app.state.engine = engine
-        app.state.sessions = session_factory(engine)
-        await upgrade(engine)
-        async with app.state.sessions() as session:
+        database = Database(settings.async_database_url)
+        app.state.database = database
+        await upgrade(database.engine)
+        async with database.session() as session:
             await ensure_default_project(session, settings)
             app.state.first_run_key = await first_run_key(session)
+        store = CallStore(database)
+        app.state.call_store = store
+        store.start()
         try:
             async with (
                 checkpoints(sqlite_path(settings.async_database_url)),
@@ -56,12 +60,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             ):
                 yield
         finally:
-            await engine.dispose()
+            await store.stop()
+            await database.dispose()
 
     v1 = Router(
         path="/v1",
         route_handlers=[*CONTROLLERS, *twilio_wiring.V1_CONTROLLERS, *livekit_wiring.V1_CONTROLLERS],
-        middleware=[ApiKeyAuthMiddleware],
+        middleware=[RequestSession(), ApiKeyAuthMiddleware],
         guards=[role_guard],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
@@ -83,7 +88,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             *livekit_wiring.HANDLERS,
         ],
         lifespan=[lifespan],
-        dependencies={"db": Provide(provide_db)},
+        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[observe_middleware],
         state=State(state),

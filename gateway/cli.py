@@ -19,17 +19,17 @@ T = TypeVar("T")
 def _with_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run() -> T:
         from gateway.bootstrap import ensure_default_project
-        from gateway.db.engine import create_engine, session_factory
+        from gateway.db.database import Database
         from gateway.db.migrate import upgrade
 
-        engine = create_engine(settings.async_database_url)
+        database = Database(settings.async_database_url)
         try:
-            await upgrade(engine)
-            async with session_factory(engine)() as session:
+            await upgrade(database.engine)
+            async with database.session() as session:
                 await ensure_default_project(session, settings)
                 return await work(session)
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     return asyncio.run(run())
 

@@ -25,7 +25,7 @@ class Readiness(msgspec.Struct):
 
 async def database_check(state: State) -> tuple[bool, str]:
     try:
-        async with state.sessions() as session:
+        async with state.database.session() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the reason is reported
         return False, f"database unreachable: {type(exc).__name__}"

@@ -18,7 +18,7 @@ from gateway.auth.principal import Principal
 from gateway.calls.guard import check_destination
 from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
-from gateway.calls.records import NewCall, add_event, apply_status, open_call
+from gateway.calls.store import CallStore, NewCall
 from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput, UpstreamUnavailable
@@ -184,7 +184,8 @@ async def _agent(db: AsyncSession, project: Project, name: str | None) -> Agent 
 async def place_outbound(
     db: AsyncSession, principal: Principal, state: State, data: OutboundCallIn
 ) -> CallDetail:
-    """Validate, guard, record, then hand the call to its carrier's placer; the record follows the outcome."""
+    """Validate and guard; record the call (the intent) and commit; then hand it to its carrier's placer, and save
+    what the carrier answered. No transaction is open while the carrier is contacted."""
     project = await db.get(Project, principal.project_id)
     assert project is not None
     if (data.agent is None) == (data.flow is None):
@@ -202,10 +203,13 @@ async def place_outbound(
         default_region=project.default_region,
         allow_high_cost=bool(policy.get("allow_high_cost")),
     )
+    await placer.check(db, project, data)
     state.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
+    await db.rollback()  # only read so far; the call store runs its own transactions
 
-    call, _ = await open_call(
-        db,
+    store: CallStore = state.call_store
+    config = deep_merge(agent.config if agent else {}, data.overrides)
+    edit = store.new(
         NewCall(
             project_id=project.id,
             direction="outbound",
@@ -214,20 +218,19 @@ async def place_outbound(
             from_e164=from_number,
             to_e164=to,
             trunk_id=data.trunk_id,
-        ),
+            meta={"agent_config": config} if agent is not None else {},
+        )
     )
-    call.agent_id = agent.id if agent else None
-    call.flow_id = data.flow
-    await add_event(
-        db,
-        call,
+    edit.call.agent_id = agent.id if agent else None
+    edit.call.flow_id = data.flow
+    edit.event(
         "call.requested",
-        "api",
         {"carrier": data.carrier, "agent": data.agent, "flow": data.flow, "by": principal.key_id},
+        source="api",
     )
-    config = deep_merge(agent.config if agent else {}, data.overrides)
+    await store.create(edit)
     context = PlaceContext(
-        call=call,
+        edit=edit,
         request=data,
         project=project,
         agent=agent,
@@ -239,33 +242,34 @@ async def place_outbound(
     try:
         placed = await placer.place(context)
     except UpstreamUnavailable as exc:
-        await apply_status(
-            db,
-            call,
-            StatusUpdate(state=CallState.FAILED, at=utcnow()),
-            source="api",
-            data={"error": exc.detail},
-        )
-        call.end_reason = f"{data.carrier} unavailable"
-        await commit_audited(
-            db,
-            principal,
-            action="call.create",
-            object_type="call",
-            object_id=call.id,
-            before=None,
-            after={"to": to, "carrier": data.carrier, "status": call.status},
-        )
+        edit.fold(StatusUpdate(state=CallState.FAILED, at=utcnow()), source="api", data={"error": exc.detail})
+        edit.call.end_reason = f"{data.carrier} unavailable"
+        await store.save(edit)
+        await _audit_call(db, principal, edit.call)
         raise UpstreamUnavailable(
-            f"{exc.detail} The call {call.id} was recorded as failed; retry later.",
-            extra={"call_id": call.id},
+            f"{exc.detail} The call {edit.call.id} was recorded as failed; retry later.",
+            extra={"call_id": edit.call.id},
         ) from None
-    call.carrier_call_id = placed.carrier_call_id
+    except Exception:
+        edit.fold(StatusUpdate(state=CallState.FAILED, at=utcnow()), source="api")
+        edit.call.end_reason = edit.call.end_reason or "the call could not be placed"
+        await store.save(edit)
+        raise
+    call = edit.call
+    call.carrier_call_id = placed.carrier_call_id or call.carrier_call_id
     call.livekit_room = placed.livekit_room or call.livekit_room
-    if placed.end_reason:
+    if placed.end_reason and not call.end_reason:
         call.end_reason = placed.end_reason
     if placed.update is not None:
-        await apply_status(db, call, placed.update, source=data.carrier)
+        edit.fold(placed.update, source=data.carrier)
+    await store.save(edit)
+    await _audit_call(db, principal, edit.call)
+    if placed.after_commit is not None:
+        placed.after_commit()
+    return await _detail(db, edit.call)
+
+
+async def _audit_call(db: AsyncSession, principal: Principal, call: Call) -> None:
     await commit_audited(
         db,
         principal,
@@ -273,11 +277,8 @@ async def place_outbound(
         object_type="call",
         object_id=call.id,
         before=None,
-        after={"to": to, "carrier": data.carrier, "status": call.status},
+        after={"to": call.to_e164, "carrier": call.carrier, "status": call.status},
     )
-    if placed.after_commit is not None:
-        placed.after_commit()
-    return await _detail(db, call)
 
 
 async def _detail(db: AsyncSession, call: Call) -> CallDetail:

@@ -7,9 +7,8 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import Actor
 from gateway.auth.keys import ROLE_RANK, Role, secret_matches, split_token
@@ -68,17 +67,6 @@ async def authenticate(session: AsyncSession, header: str | None, source_ip: str
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthorized("This API key has expired. Create a new one.")
     return Principal(key.id, key.project_id, row[1], Role(key.role), source_ip)
-
-
-class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        sessions: async_sessionmaker[AsyncSession] = connection.app.state.sessions
-        source_ip = connection.client.host if connection.client else None
-        async with sessions() as session:
-            principal = await authenticate(session, connection.headers.get("authorization"), source_ip)
-        return AuthenticationResult(user=principal, auth=principal.key_id)
 
 
 def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

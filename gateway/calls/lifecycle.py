@@ -104,10 +104,17 @@ class StatusUpdate(msgspec.Struct, frozen=True, kw_only=True):
     """The reason once the call is known to have been answered (defaults to `reason`)."""
     reason_rank: int = 0
     """Which end reason wins when several are reported: the highest rank, then the greatest text."""
+    authority: int = 1
+    """How directly the report saw what it says: between two ends, a report of the call's own leg (1) wins
+    over one inferred from its surroundings (0: the room it was in closed), whatever their order in time."""
 
     def __post_init__(self) -> None:
         if self.at is not None and self.at.utcoffset() is None:
             raise ValueError("StatusUpdate.at must be timezone-aware (e.g. datetime.now(UTC))")
+        if self.if_answered is not None and not (
+            self.state in TERMINAL_STATES and self.if_answered in TERMINAL_STATES
+        ):
+            raise ValueError("StatusUpdate.if_answered reads an end another way: both states must be ends")
         if self.duration is not None and self.duration < 0:
             raise ValueError(f"StatusUpdate.duration must be >= 0, got {self.duration}")
 
@@ -121,6 +128,8 @@ class CallSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """The winning report's own state, when `state` was derived from it (see `StatusUpdate.if_answered`)."""
     if_answered: CallState | None = None
     """The winning report's `if_answered`."""
+    state_authority: int = 1
+    """`authority` of the report that set `state`."""
     state_sequence: int | None = None
     """Sequence number of the report that set `state` (None when it had none)."""
     state_at: datetime | None = None
@@ -175,8 +184,12 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
 
 def transition(current: CallSnapshot, update: StatusUpdate) -> Outcome:
     """Fold `update` into `current`; pure and order-independent (see the module docstring)."""
-    wins = _key(update.state, update.sequence, update.at, update.if_answered) > _key(
-        current.reported or current.state, current.state_sequence, current.state_at, current.if_answered
+    wins = _key(update.state, update.authority, update.sequence, update.at, update.if_answered) > _key(
+        current.reported or current.state,
+        current.state_authority,
+        current.state_sequence,
+        current.state_at,
+        current.if_answered,
     )
     new = _join(current, update, wins=wins)
     kind, reason = _classify(current, update, new, wins=wins)
@@ -248,10 +261,14 @@ def _rank(state: CallState) -> int:
 
 
 def _key(
-    state: CallState, sequence: int | None, at: datetime | None, if_answered: CallState | None
-) -> tuple[int, int, datetime, int, int]:
+    state: CallState, authority: int, sequence: int | None, at: datetime | None, if_answered: CallState | None
+) -> tuple[int, int, int, datetime, int, int, int]:
     conditional = -1 if if_answered is None else _PRECEDENCE[if_answered]
-    return (_rank(state), -1 if sequence is None else sequence, at or _NEVER, _PRECEDENCE[state], conditional)
+    rank = _rank(state)
+    # Authority orders ends only: a live state's progress is never held back by where it was learnt.
+    weight = authority if rank == _TERMINAL_RANK else 1
+    sequence_key = -1 if sequence is None else sequence
+    return (rank, weight, sequence_key, at or _NEVER, _PRECEDENCE[state], conditional, authority)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -294,6 +311,7 @@ def _join(current: CallSnapshot, update: StatusUpdate, *, wins: bool) -> CallSna
         state=effective,
         reported=reported if reported is not effective else None,
         if_answered=if_answered,
+        state_authority=update.authority if wins else current.state_authority,
         state_sequence=update.sequence if wins else current.state_sequence,
         state_at=update.at if wins else current.state_at,
         initiated_at=_earliest(current.initiated_at, at if state is CallState.INITIATED else None),

@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.lifecycle import StatusUpdate
-from gateway.db.models import Agent, Call, Project
+from gateway.calls.store import CallEdit
+from gateway.db.models import Agent, Project
 
 Carrier = Literal["twilio", "livekit"]
 
@@ -39,9 +41,11 @@ class OutboundCallIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 @dataclass(frozen=True)
 class PlaceContext:
-    """Everything a carrier needs to place one validated call; `call` is already stored (status initiated)."""
+    """Everything a carrier needs to place one validated call; `edit.call` is already stored (status initiated).
+    A placer that changes the call before dialling saves it through the call store first (never holding a
+    transaction across the dial); what it learns from dialling it returns in `PlacedCall`."""
 
-    call: Call
+    edit: CallEdit
     request: OutboundCallIn
     project: Project
     agent: Agent | None
@@ -63,6 +67,11 @@ class PlacedCall(msgspec.Struct, kw_only=True):
 
 
 class CallPlacer(Protocol):
+    async def check(self, db: AsyncSession, project: Project, request: OutboundCallIn) -> None:
+        """Refuse a request this carrier cannot place (an `AppError` saying why), before anything is recorded;
+        reads only, in the request's session."""
+        ...
+
     async def place(self, ctx: PlaceContext) -> PlacedCall:
         """Start the call with the carrier. Raise `gateway.errors.UpstreamUnavailable` when it cannot be reached."""
         ...

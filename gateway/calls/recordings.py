@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,3 +90,16 @@ def _merge(row: Recording, report: RecordingReport) -> bool:
         row.meta = {**meta, **missing}
         changed = changed or bool(missing)
     return changed
+
+
+async def adopt_room_recordings(db: AsyncSession, call: Call) -> None:
+    """Link to a call just opened in a LiveKit room the recordings of that room reported before it."""
+    await db.execute(
+        update(Recording)
+        .where(
+            Recording.project_id == call.project_id,
+            Recording.call_id.is_(None),
+            Recording.meta["room"].as_string() == call.livekit_room,
+        )
+        .values(call_id=call.id)
+    )

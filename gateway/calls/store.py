@@ -31,14 +31,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.lifecycle import (
-    TERMINAL_STATES,
     CallSnapshot,
     CallState,
     Outcome,
     StatusUpdate,
     transition,
 )
-from gateway.calls.recordings import RecordingReport, upsert_recording
+from gateway.calls.recordings import RecordingReport, adopt_room_recordings, upsert_recording
 from gateway.db.batching import Batcher
 from gateway.db.database import Database
 from gateway.db.models import Call, CallEvent
@@ -87,11 +86,13 @@ class NewCall(msgspec.Struct, kw_only=True):
 
 @dataclass(frozen=True, slots=True)
 class CallRef:
-    """How to find a call: by its id, or by the carrier's id for it; optionally only within one project."""
+    """How to find a call: by its id, by the carrier's id for it, or as the newest call in a LiveKit room;
+    optionally only within one project."""
 
     call_id: str | None = None
     carrier: str | None = None
     carrier_call_id: str | None = None
+    livekit_room: str | None = None
     project_id: str | None = None
 
 
@@ -278,16 +279,14 @@ class CallStore:
             return None
         return CallEdit(row, is_new=False, _loaded=_remember(row))
 
-    async def ids_open_in_room(self, project_id: str, room: str) -> list[str]:
-        """Calls of the project in a LiveKit room that have not ended."""
+    async def ids_in_room(self, project_id: str, room: str) -> list[str]:
+        """Calls of the project that were in a LiveKit room."""
         self._not_in_a_transaction()
         async with self.database.session() as db:
             rows = await db.scalars(
-                select(Call.id).where(
-                    Call.project_id == project_id,
-                    Call.livekit_room == room,
-                    Call.status.not_in([s.value for s in TERMINAL_STATES]),
-                )
+                select(Call.id)
+                .where(Call.project_id == project_id, Call.livekit_room == room)
+                .order_by(Call.id)
             )
             return list(rows.all())
 
@@ -312,7 +311,7 @@ class CallStore:
         self._not_in_a_transaction()
         if not edit.is_new:
             raise StoreMisuse("create() takes a call from new(); save() changes a stored one")
-        if not self._creations.running or edit._recordings:
+        if not self._creations.running or edit._recordings or edit.call.livekit_room:
             return await self._create_alone(edit)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._creations.put(_Creation(edit, future))
@@ -371,6 +370,8 @@ class CallStore:
                 edit.outcomes = await _append(db, edit, first_seq=1)
                 for report in edit._recordings:
                     await upsert_recording(db, edit.call.project_id, edit.call, report)
+                if edit.call.livekit_room:
+                    await adopt_room_recordings(db, edit.call)
                 await db.commit()
         except IntegrityError:
             if edit.call.carrier_call_id is None:
@@ -419,8 +420,10 @@ async def _find(db: AsyncSession, ref: CallRef, *, lock: bool) -> Call | None:
         stmt = stmt.where(Call.id == ref.call_id)
     elif ref.carrier is not None and ref.carrier_call_id is not None:
         stmt = stmt.where(Call.carrier == ref.carrier, Call.carrier_call_id == ref.carrier_call_id)
+    elif ref.livekit_room is not None:
+        stmt = stmt.where(Call.livekit_room == ref.livekit_room).order_by(Call.created_at.desc()).limit(1)
     else:
-        raise ValueError("a CallRef needs a call id, or a carrier and the carrier's call id")
+        raise ValueError("a CallRef needs a call id, a carrier and the carrier's call id, or a room")
     if ref.project_id is not None:
         stmt = stmt.where(Call.project_id == ref.project_id)
     if lock:

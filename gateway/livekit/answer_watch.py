@@ -8,12 +8,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from gateway.calls.lifecycle import CallState, StatusUpdate
-from gateway.calls.records import apply_status
-from gateway.db.models import Call
+from gateway.calls.store import CallEdit, CallRef, CallStore
 from gateway.db.types import utcnow
 
 from .errors import LiveKitError, LiveKitUnavailable
@@ -30,14 +26,14 @@ GIVE_UP_AFTER = 180.0
 class AnswerWatch:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        store: CallStore,
         tasks: Tasks,
         *,
         poll_every: float = POLL_EVERY,
         give_up_after: float = GIVE_UP_AFTER,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._store = store
         self._tasks = tasks
         self._poll_every = poll_every
         self._give_up_after = give_up_after
@@ -76,17 +72,11 @@ class AnswerWatch:
         logger.info("stopped waiting for an inbound call to be answered", extra={"call_id": call_id})
 
     async def _answered(self, call_id: str) -> None:
-        async with self._sessions() as db:
-            call = await db.scalar(select(Call).where(Call.id == call_id).with_for_update())
-            if call is None:
-                return
-            update = StatusUpdate(state=CallState.ANSWERED, at=utcnow())
-            await apply_status(
-                db,
-                call,
-                update,
-                source="livekit",
-                dedupe_key="livekit.answered",
-                data={"seen": "sip.callStatus"},
+        update = StatusUpdate(state=CallState.ANSWERED, at=utcnow())
+
+        def work(edit: CallEdit) -> None:
+            edit.fold(
+                update, source="livekit", dedupe_key="livekit.answered", data={"seen": "sip.callStatus"}
             )
-            await db.commit()
+
+        await self._store.change(CallRef(call_id=call_id), work)

@@ -1,10 +1,12 @@
-"""What one LiveKit webhook means for one call, decided from the event and the call's snapshot. Pure.
+"""What one LiveKit webhook means for one call, decided from the event alone (never from what arrived before it:
+LiveKit promises no order). Pure.
 
 - a SIP participant joining: `sip.callStatus` active/automation -> answered (at its join), ringing -> ringing,
   anything else is only noted; an inbound call still ringing needs watching (no webhook says when it answers);
-- a SIP participant leaving ends the call: completed once answered, else canceled (inbound) or, for outbound
-  calls, what the disconnect reason suggests - the dial's SIP status, recorded by the placer, explains it better;
-- `room_finished` ends a call still open in the room.
+- a SIP participant leaving ends the call: completed if it was answered, else canceled (inbound) or, for outbound
+  calls, what the disconnect reason suggests - the dial's SIP status, recorded by the placer, explains it better.
+  Whether it was answered may only arrive later, so the end carries both readings (`StatusUpdate.if_answered`);
+- `room_finished` ends the calls in the room the same way, with less authority than a leg's own end.
 
 A SIP participant whose `trunkline.call_id` names a call of another carrier (a Twilio call bridged to an agent
 through the bridge trunk, `bridging`) is that call's leg into LiveKit: it only notes `bridge.joined` /
@@ -21,8 +23,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate
-from gateway.calls.records import NewCall
+from gateway.calls.lifecycle import CallState, StatusUpdate
+from gateway.calls.store import NewCall
 from gateway.db.types import utcnow
 from gateway.logs import mask_text
 from routing.numbers import InvalidNumber, is_plausible_e164, normalize
@@ -36,6 +38,8 @@ CALL_ATTR = bridging.CALL_ATTR
 from a carrier's `X-Trunkline-Call-Id` header (bridged calls)."""
 
 ANSWERED_STATUSES = ("active", "automation")
+LEG_REASON_RANK = 2
+ROOM_REASON_RANK = 1
 _UNANSWERED_END = {
     "user_rejected": CallState.BUSY,
     "user_unavailable": CallState.NO_ANSWER,
@@ -61,7 +65,6 @@ class CallEffect:
     note: str = "livekit.participant_joined"
     note_at: datetime | None = None
     carrier_call_id: str | None = None
-    end_reason: str | None = None
     watch: tuple[str, str] | None = None
     """(room, identity) of an inbound SIP participant to poll until it answers."""
     stop_watch: tuple[str, str] | None = None
@@ -126,9 +129,7 @@ def inbound_call(
     )
 
 
-def sip_effect(
-    event: LiveKitEvent, participant: Participant, *, direction: str, snapshot: CallSnapshot
-) -> CallEffect:
+def sip_effect(event: LiveKitEvent, participant: Participant, *, direction: str) -> CallEffect:
     sip = participant.sip
     assert sip is not None
     at = event_time(event)
@@ -140,31 +141,24 @@ def sip_effect(
     leg = (room_of(event), participant.identity)
     carrier_call_id = sip.call_id or None
     if event.event == "participant_left":
-        answered = snapshot.answered_at is not None or sip.call_status in ANSWERED_STATUSES
         reason = participant.disconnect_reason
-        if answered:
-            state = CallState.COMPLETED
+        said = _END_REASONS.get(reason, reason.replace("_", " ") or "left")
+        if sip.call_status in ANSWERED_STATUSES:
+            unanswered = CallState.COMPLETED
         elif direction == "outbound":
-            state = _UNANSWERED_END.get(reason, CallState.CANCELED)
+            unanswered = _UNANSWERED_END.get(reason, CallState.CANCELED)
         else:
-            state = CallState.CANCELED
-        duration = None
-        if snapshot.answered_at is not None:
-            # LiveKit stamps events in whole seconds: an end can look up to a second older than a precise answer.
-            at = max(at, snapshot.answered_at)
-            duration = round((at - snapshot.answered_at).total_seconds())
+            unanswered = CallState.CANCELED
         # An unanswered outbound call is explained by its dial's SIP status, which the placer records.
-        explained_by_dial = direction == "outbound" and not answered
-        end_reason = (
-            None if explained_by_dial else _END_REASONS.get(reason, reason.replace("_", " ") or "left")
+        update = StatusUpdate(
+            state=unanswered,
+            at=at,
+            if_answered=CallState.COMPLETED,
+            reason=None if direction == "outbound" else said,
+            reason_if_answered=said,
+            reason_rank=LEG_REASON_RANK,
         )
-        return CallEffect(
-            StatusUpdate(state=state, at=at, duration=duration),
-            {**data, "reason": reason},
-            carrier_call_id=carrier_call_id,
-            end_reason=end_reason,
-            stop_watch=leg,
-        )
+        return CallEffect(update, {**data, "reason": reason}, carrier_call_id=carrier_call_id, stop_watch=leg)
     if sip.call_status in ANSWERED_STATUSES:
         joined = datetime.fromtimestamp(participant.joined_at, UTC) if participant.joined_at else at
         return CallEffect(
@@ -183,12 +177,12 @@ def is_bridged(carrier: str) -> bool:
 
 
 def participant_effect(
-    event: LiveKitEvent, participant: Participant, *, carrier: str, direction: str, snapshot: CallSnapshot
+    event: LiveKitEvent, participant: Participant, *, carrier: str, direction: str
 ) -> CallEffect:
     """What a SIP participant event means for the call it belongs to (a bridged leg, or a LiveKit call)."""
     if is_bridged(carrier):
         return bridge_effect(event, participant)
-    return sip_effect(event, participant, direction=direction, snapshot=snapshot)
+    return sip_effect(event, participant, direction=direction)
 
 
 def bridge_effect(event: LiveKitEvent, participant: Participant) -> CallEffect:
@@ -210,10 +204,16 @@ def bridge_effect(event: LiveKitEvent, participant: Participant) -> CallEffect:
     )
 
 
-def room_effect(event: LiveKitEvent, *, snapshot: CallSnapshot, carrier: str = SOURCE) -> CallEffect:
-    """`room_finished` for a call still open in the room (a bridged call only notes it)."""
+def room_effect(event: LiveKitEvent, *, carrier: str = SOURCE) -> CallEffect:
+    """`room_finished` for a call in the room (a bridged call only notes it)."""
     if is_bridged(carrier):
         return CallEffect(None, {"event_id": event.id, "room": room_of(event)}, note="bridge.room_finished")
-    answered = snapshot.answered_at is not None
-    update = StatusUpdate(state=CallState.COMPLETED if answered else CallState.CANCELED, at=event_time(event))
-    return CallEffect(update, {"event_id": event.id}, end_reason="room closed")
+    update = StatusUpdate(
+        state=CallState.CANCELED,
+        if_answered=CallState.COMPLETED,
+        at=event_time(event),
+        reason="room closed",
+        reason_rank=ROOM_REASON_RANK,
+        authority=0,
+    )
+    return CallEffect(update, {"event_id": event.id})

@@ -7,6 +7,7 @@ is contacted, so no connection is held while a transfer rings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import msgspec
@@ -21,7 +22,7 @@ from gateway.auth.principal import Principal
 from gateway.calls.control import CallControl, DtmfIn, TransferIn
 from gateway.calls.guard import check_destination
 from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
-from gateway.calls.records import add_event, apply_status, snapshot_of
+from gateway.calls.store import CallEdit, CallRef, CallStore
 from gateway.db.models import Call, Project
 from gateway.db.types import utcnow
 from gateway.errors import Conflict
@@ -75,9 +76,23 @@ def _destination(project: Project, to: str) -> tuple[str, str]:
 
 
 async def _record(
-    db: AsyncSession, principal: Principal, call: Call, action: Action, details: dict[str, object]
-) -> None:
-    await add_event(db, call, f"control.{action}", "api", {**details, "by": principal.key_id})
+    db: AsyncSession,
+    state: State,
+    principal: Principal,
+    call: Call,
+    action: Action,
+    details: dict[str, object],
+    also: Callable[[CallEdit], None] | None = None,
+) -> Call:
+    """The action as a call event (through the call store), then its audit record; the call as it is now."""
+
+    def work(edit: CallEdit) -> None:
+        if also is not None:
+            also(edit)
+        edit.event(f"control.{action}", {**details, "by": principal.key_id}, source="api")
+
+    store: CallStore = state.call_store
+    changed = await store.change(CallRef(call_id=call.id), work)
     await commit_audited(
         db,
         principal,
@@ -87,6 +102,7 @@ async def _record(
         before=None,
         after=details,
     )
+    return changed[1].call if changed is not None else call
 
 
 class CallControlController(Controller):
@@ -112,11 +128,14 @@ class CallControlController(Controller):
         outcome = await control.transfer(
             project, call, TransferIn(to=target, play_dialtone=data.play_dialtone)
         )
-        call = await db.get_one(Call, call.id, with_for_update=True, populate_existing=True)
         details: dict[str, object] = {"to": shown, "ok": outcome.ok, "sip_status": outcome.sip_status}
-        if outcome.ok and call.end_reason is None:
-            call.end_reason = f"transferred to {shown}"
-        await _record(db, principal, call, "transfer", {**details, "detail": outcome.detail})
+
+        def transferred(edit: CallEdit) -> None:
+            if outcome.ok and edit.call.end_reason is None:
+                edit.call.end_reason = f"transferred to {shown}"
+
+        details = {**details, "detail": outcome.detail}
+        call = await _record(db, state, principal, call, "transfer", details, transferred)
         return ControlResult(
             call_id=call.id,
             action="transfer",
@@ -135,13 +154,18 @@ class CallControlController(Controller):
     async def hangup(self, db: Db, principal: Caller, state: State, call_id: FromPath[str]) -> ControlResult:
         call, project, control = await _controllable(db, state, principal, call_id)
         await control.hangup(project, call)
-        call = await db.get_one(Call, call.id, with_for_update=True, populate_existing=True)
-        answered = snapshot_of(call).answered_at is not None
-        end = StatusUpdate(state=CallState.COMPLETED if answered else CallState.CANCELED, at=utcnow())
-        await apply_status(db, call, end, source="api", data={"action": "hangup"})
-        if call.end_reason is None:
-            call.end_reason = "hung up through the API"
-        await _record(db, principal, call, "hangup", {"answered": answered})
+        end = StatusUpdate(
+            state=CallState.CANCELED,
+            if_answered=CallState.COMPLETED,
+            at=utcnow(),
+            reason="hung up through the API",
+            reason_rank=3,
+        )
+
+        def hung_up(edit: CallEdit) -> None:
+            edit.fold(end, source="api", data={"action": "hangup"})
+
+        call = await _record(db, state, principal, call, "hangup", {}, hung_up)
         return ControlResult(call_id=call.id, action="hangup", ok=True, status=call.status)
 
     @post(
@@ -160,6 +184,5 @@ class CallControlController(Controller):
     ) -> ControlResult:
         call, project, control = await _controllable(db, state, principal, call_id)
         await control.send_dtmf(project, call, data.digits)
-        call = await db.get_one(Call, call.id, populate_existing=True)
-        await _record(db, principal, call, "dtmf", {"digits": "#" * len(data.digits)})
+        call = await _record(db, state, principal, call, "dtmf", {"digits": "#" * len(data.digits)})
         return ControlResult(call_id=call.id, action="dtmf", ok=True, status=call.status)

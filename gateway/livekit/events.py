@@ -1,12 +1,14 @@
-"""LiveKit webhook events applied one at a time through `gateway.calls.records` (the caller commits).
+"""LiveKit webhook events applied through the call store (calls, recordings) and `gateway.sessions` (web sessions).
 
-The batch writer (`writer`) handles calls and rooms in bulk and falls back to this path when a batch fails;
-sessions and recordings always come here. What an event means for a call is decided in `call_effects`.
+What an event means for a call is decided in `call_effects`, from the event alone; the call store folds it into the
+stored call, so any order (and any repeat) of a call's events gives the same final record.
 - SIP participant joined/left: the call is opened on first sight (inbound, by `sip.callID`) or found by its
   `trunkline.call_id` (outbound: the placer's; bridged carrier calls: the bridge trunk's); either event can come
   first;
-- `room_finished` ends the calls (and the web session) still open in the room;
-- egress events become `Recording` rows (unique by egress id), never moving back from a final status.
+- `room_finished` ends the calls (and the web session) in the room;
+- egress events become `Recording`s of the call in the room (unique by egress id), never moving back; an egress
+  reported before its call is known is kept, and linked when the call opens.
+Every call event carries the webhook's id as its dedupe key: a replayed webhook adds nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from gateway.calls.lifecycle import TERMINAL_STATES
-from gateway.calls.records import add_event, apply_status, open_call, snapshot_of
-from gateway.db.models import Call, Recording
-from gateway.ids import new_id
+from gateway.calls.recordings import RecordingReport
+from gateway.calls.store import CallEdit, CallRef, CallStore
+from gateway.db.database import Database
 from gateway.sessions import records as sessions
 
 from .call_effects import (
@@ -72,113 +70,102 @@ def effect_of(event: LiveKitEvent) -> Effect:
     return "ignored"
 
 
-async def carry_out(db: AsyncSession, call: Call, effect: CallEffect, dedupe_key: str) -> None:
-    """An effect through `records`: fold the status (or note the event), then fill in what the call lacks."""
+def carry_out(edit: CallEdit, effect: CallEffect, dedupe_key: str) -> None:
+    """An effect on a call: fold the status (or note the event), then fill in what the call lacks."""
+    call = edit.call
     if effect.carrier_call_id and not call.carrier_call_id:
         call.carrier_call_id = effect.carrier_call_id
     if effect.update is not None:
-        await apply_status(db, call, effect.update, source=SOURCE, dedupe_key=dedupe_key, data=effect.data)
+        edit.fold(effect.update, source=SOURCE, dedupe_key=dedupe_key, data=effect.data)
     else:
-        await add_event(db, call, effect.note, SOURCE, effect.data, dedupe_key=dedupe_key, at=effect.note_at)
-    if effect.end_reason and call.end_reason is None:
-        call.end_reason = effect.end_reason
+        edit.event(effect.note, effect.data, source=SOURCE, at=effect.note_at, dedupe_key=dedupe_key)
     if effect.room and not call.livekit_room:
         call.livekit_room = effect.room
 
 
-async def apply(db: AsyncSession, project_id: str, event: LiveKitEvent, trunk_of: dict[str, str]) -> Applied:
-    """Apply one verified event of `project_id`; `trunk_of` maps LiveKit trunk ids to gateway trunk ids."""
-    match effect_of(event):
-        case "call":
-            assert event.participant is not None
-            return await _sip_participant(db, project_id, event, event.participant, trunk_of)
-        case "session":
-            assert event.participant is not None
-            session_id = event.participant.attributes[sessions.SESSION_ATTR]
+class EventApplier:
+    """Applies one verified event of a project; `trunk_of` maps LiveKit trunk ids to gateway trunk ids."""
+
+    def __init__(self, store: CallStore, database: Database) -> None:
+        self.store = store
+        self.database = database
+
+    async def apply(self, project_id: str, event: LiveKitEvent, trunk_of: dict[str, str]) -> Applied:
+        match effect_of(event):
+            case "call":
+                assert event.participant is not None
+                return await self._sip_participant(project_id, event, event.participant, trunk_of)
+            case "session":
+                assert event.participant is not None
+                await self._session(project_id, event, event.participant)
+                return Applied("session")
+            case "room":
+                assert event.room is not None
+                await self._room_finished(project_id, event.room.name, event)
+                return Applied("room")
+            case "recording":
+                await self._egress(project_id, event)
+                return Applied("recording")
+        return Applied("ignored")
+
+    async def _sip_participant(
+        self, project_id: str, event: LiveKitEvent, participant: Participant, trunk_of: dict[str, str]
+    ) -> Applied:
+        keys = keys_of(participant)
+        effects: list[CallEffect] = []
+
+        def work(edit: CallEdit) -> None:
+            call = edit.call
+            effect = participant_effect(event, participant, carrier=call.carrier, direction=call.direction)
+            effects.append(effect)
+            carry_out(edit, effect, event.id)
+
+        if keys.call_id:
+            changed = await self.store.change(CallRef(call_id=keys.call_id, project_id=project_id), work)
+            if changed is None:
+                return Applied("ignored")
+            edit = changed[1]
+        else:
+            new = inbound_call(project_id, event, participant, trunk_of)
+            if new is None:
+                return Applied("ignored")
+            _, edit = await self.store.change_or_open(new, work)
+        effect = effects[-1]
+        watch = Watch(effect.watch[0], effect.watch[1], edit.call.id) if effect.watch else None
+        return Applied("call", watch=watch, stop_watch=effect.stop_watch)
+
+    async def _session(self, project_id: str, event: LiveKitEvent, participant: Participant) -> None:
+        session_id = participant.attributes[sessions.SESSION_ATTR]
+        async with self.database.session() as db:
             if event.event == "participant_joined":
                 await sessions.participant_joined(db, project_id, session_id, event_time(event))
             else:
                 await sessions.ended(db, project_id, session_id, event_time(event), "participant left")
-            return Applied("session")
-        case "room":
-            assert event.room is not None
-            await _room_finished(db, project_id, event.room.name, event)
-            return Applied("room")
-        case "recording":
-            await _egress(db, project_id, event)
-            return Applied("recording")
-    return Applied("ignored")
+            await db.commit()
 
+    async def _room_finished(self, project_id: str, room: str, event: LiveKitEvent) -> None:
+        if sessions.is_session_room(room):
+            async with self.database.session() as db:
+                await sessions.ended(db, project_id, room, event_time(event), "room closed")
+                await db.commit()
+            return
 
-async def _sip_participant(
-    db: AsyncSession, project_id: str, event: LiveKitEvent, participant: Participant, trunk_of: dict[str, str]
-) -> Applied:
-    keys = keys_of(participant)
-    call: Call | None
-    if keys.call_id:
-        call = await db.scalar(
-            select(Call).where(Call.id == keys.call_id, Call.project_id == project_id).with_for_update()
-        )
-    else:
-        new = inbound_call(project_id, event, participant, trunk_of)
-        call = (await open_call(db, new))[0] if new is not None else None
-    if call is None:
-        return Applied("ignored")
-    effect = participant_effect(
-        event, participant, carrier=call.carrier, direction=call.direction, snapshot=snapshot_of(call)
-    )
-    await carry_out(db, call, effect, event.id)
-    watch = Watch(effect.watch[0], effect.watch[1], call.id) if effect.watch else None
-    return Applied("call", watch=watch, stop_watch=effect.stop_watch)
+        def work(edit: CallEdit) -> None:
+            carry_out(edit, room_effect(event, carrier=edit.call.carrier), event.id)
 
+        for call_id in await self.store.ids_in_room(project_id, room):
+            await self.store.change(CallRef(call_id=call_id), work)
 
-async def _room_finished(db: AsyncSession, project_id: str, room: str, event: LiveKitEvent) -> None:
-    if sessions.is_session_room(room):
-        await sessions.ended(db, project_id, room, event_time(event), "room closed")
-        return
-    open_calls = await db.scalars(
-        select(Call)
-        .where(
-            Call.project_id == project_id,
-            Call.livekit_room == room,
-            Call.status.not_in([s.value for s in TERMINAL_STATES]),
-        )
-        .with_for_update()
-    )
-    for call in open_calls.all():
-        effect = room_effect(event, snapshot=snapshot_of(call), carrier=call.carrier)
-        await carry_out(db, call, effect, event.id)
-
-
-async def _egress(db: AsyncSession, project_id: str, event: LiveKitEvent) -> None:
-    egress = event.egress
-    assert egress is not None
-    row: Recording | None = await db.scalar(
-        select(Recording).where(Recording.external_id == egress.egress_id).with_for_update()
-    )
-    if row is not None and row.project_id != project_id:
-        return
-    if row is None:
-        call_id = await db.scalar(
-            select(Call.id)
-            .where(Call.project_id == project_id, Call.livekit_room == egress.room_name)
-            .order_by(Call.created_at.desc())
-            .limit(1)
-        )
-        row = Recording(
-            id=new_id("rec"),
-            project_id=project_id,
-            call_id=call_id,
+    async def _egress(self, project_id: str, event: LiveKitEvent) -> None:
+        egress = event.egress
+        assert egress is not None
+        report = RecordingReport(
             source=SOURCE,
             external_id=egress.egress_id,
             status=egress.status,
-            meta={"room": egress.room_name},
+            rank=_EGRESS_RANK.get(egress.status, _FINAL_RANK),
+            url=egress.files[0] if egress.files else None,
+            meta={"room": egress.room_name, "error": egress.error or None},
         )
-        db.add(row)
-    elif _EGRESS_RANK.get(egress.status, _FINAL_RANK) < _EGRESS_RANK.get(row.status, _FINAL_RANK):
-        return
-    row.status = egress.status
-    if egress.files:
-        row.url = egress.files[0]
-    if egress.error:
-        row.meta = {**row.meta, "error": egress.error}
+        ref = CallRef(livekit_room=egress.room_name, project_id=project_id)
+        await self.store.record_recording(project_id, report, ref)

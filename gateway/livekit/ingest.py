@@ -1,10 +1,11 @@
-"""`POST /webhooks/livekit`: verify, then deduplicate and apply through the group-commit writer; answer 200.
+"""`POST /webhooks/livekit`: verify, then deduplicate and apply (calls through the call store); answer 200.
 
 The JWT in `Authorization` names the API key that signed it (`iss`); the webhook is verified with the secret of
 the project(s) using that key (`verify_webhook`), so each tenant's LiveKit can post here. Forged, tampered or
 foreign webhooks get 403 and change nothing. Events that need no work are acknowledged without touching the
-database; the others are acknowledged once their receipt (`InboundReceipt`, by event id) and effects are
-committed together, so a replay (LiveKit retrying, or someone re-posting a captured webhook) changes nothing.
+database; the others are acknowledged once their effects are saved (idempotent: call events carry the webhook's
+id) and their receipt (`gateway.db.receipts`, by event id) is recorded, so a replay (LiveKit retrying, or someone
+re-posting a captured webhook) changes nothing and is answered as a duplicate.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import msgspec
 from litestar import Request, post
 from litestar.datastructures import State
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from gateway.db import receipts
+from gateway.db.database import Database
 from gateway.db.models import Project, Trunk
 from gateway.errors import Forbidden
 from gateway.settings import Settings
@@ -30,10 +33,10 @@ from . import events
 from .clients import credentials_of
 from .receiver import LiveKitWebhookRejected, verify_webhook
 from .webhooks import LiveKitEvent
-from .writer import EventWriter
 
 logger = logging.getLogger("gateway.livekit.webhooks")
 
+RECEIPT_SOURCE = "livekit"
 CACHE_SECONDS = 5.0
 """How long other replicas' credential and trunk changes may take to be seen (this replica's: at once)."""
 
@@ -51,9 +54,9 @@ class Ack(msgspec.Struct, frozen=True):
 class Directory:
     """Signing keys of every project, and each project's LiveKit trunk ids, reloaded when stale or changed."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, settings: Settings, database: Database) -> None:
         self._settings = settings
-        self._sessions = sessions
+        self._database = database
         self._keys: dict[str, tuple[str, list[str]]] = {}
         self._keys_at = -CACHE_SECONDS
         self._trunks: dict[str, tuple[float, dict[str, str]]] = {}
@@ -67,7 +70,7 @@ class Directory:
         now = time.monotonic()
         if now - self._keys_at >= CACHE_SECONDS:
             keys: dict[str, tuple[str, list[str]]] = {}
-            async with self._sessions() as db:
+            async with self._database.session() as db:
                 projects = (await db.scalars(select(Project).order_by(Project.id))).all()
             for project in projects:
                 credentials = credentials_of(project, self._settings)
@@ -78,18 +81,19 @@ class Directory:
             self._keys, self._keys_at = keys, now
         return self._keys.get(api_key)
 
-    async def trunks(self, db: AsyncConnection | AsyncSession, project_id: str) -> dict[str, str]:
-        """LiveKit trunk id -> gateway trunk id, read with the caller's connection or session."""
+    async def trunks(self, project_id: str) -> dict[str, str]:
+        """LiveKit trunk id -> gateway trunk id."""
         now = time.monotonic()
         cached = self._trunks.get(project_id)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
-        rows = await db.execute(
-            select(Trunk.livekit_trunk_id, Trunk.id).where(
-                Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
+        async with self._database.session() as db:
+            rows = await db.execute(
+                select(Trunk.livekit_trunk_id, Trunk.id).where(
+                    Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
+                )
             )
-        )
-        mapping = {str(livekit_id): trunk_id for livekit_id, trunk_id in rows}
+            mapping = {str(livekit_id): trunk_id for livekit_id, trunk_id in rows}
         self._trunks[project_id] = (now, mapping)
         return mapping
 
@@ -118,10 +122,17 @@ def _project_of(event: LiveKitEvent, candidates: list[str]) -> str:
     return candidates[0]
 
 
+AfterApplied = Callable[[str, events.Applied], Awaitable[None]]
+
+
 class Ingest:
-    def __init__(self, directory: Directory, writer: EventWriter) -> None:
+    def __init__(
+        self, directory: Directory, applier: events.EventApplier, database: Database, after: AfterApplied
+    ) -> None:
         self.directory = directory
-        self.writer = writer
+        self.applier = applier
+        self.database = database
+        self.after = after
 
     async def receive(self, body: bytes, authorization: str | None) -> Ack:
         api_key = _issuer(authorization)
@@ -138,8 +149,16 @@ class Ingest:
         if events.effect_of(event) == "ignored":
             return Ack(event.id, event.event, "ignored")
         key = event.id or hashlib.sha256(body).hexdigest()
-        outcome = await self.writer.submit(_project_of(event, projects), key, event)
-        return Ack(event.id, event.event, outcome)
+        if await receipts.seen(self.database, RECEIPT_SOURCE, key):
+            return Ack(event.id, event.event, "duplicate")
+        project_id = _project_of(event, projects)
+        applied = await self.applier.apply(project_id, event, await self.directory.trunks(project_id))
+        await receipts.remember(self.database, RECEIPT_SOURCE, key)
+        try:
+            await self.after(project_id, applied)
+        except Exception:  # follow-up work (answer watches) must not fail the acknowledgement
+            logger.exception("after-apply work for a LiveKit webhook failed")
+        return Ack(event.id, event.event, "applied")
 
 
 @post(

@@ -6,8 +6,8 @@ the job metadata), then `CreateSIPParticipant` over the outbound trunk. The dial
 the API caller asked to wait, else in a background task that records the outcome on the call. Failed calls close
 their room so the agent leaves too.
 
-The request's database session is committed (the call stored as `initiated`) before LiveKit is contacted, so no
-connection is held across network round trips - on SQLite there is only one.
+The call is saved (stored as `initiated`, with its trunk and room) through the call store before LiveKit is
+contacted, so no transaction is open across network round trips.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_object_session, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.lifecycle import CallState, StatusUpdate, state_from_sip
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, PlacedCall
-from gateway.calls.records import apply_status
-from gateway.db.models import Call, Project, Trunk
+from gateway.calls.store import CallEdit, CallRef, CallStore
+from gateway.db.database import Database
+from gateway.db.models import Project, Trunk
 from gateway.db.types import utcnow
 from gateway.errors import Conflict, InvalidInput
 
@@ -62,35 +63,39 @@ class LiveKitPlacer:
     def __init__(
         self,
         clients: LiveKitClients,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
+        store: CallStore,
         tasks: Tasks,
         on_drift: Callable[[str], None],
     ) -> None:
         self._clients = clients
-        self._sessions = sessions
+        self._database = database
+        self._store = store
         self._tasks = tasks
         self._on_drift = on_drift
 
-    async def place(self, ctx: PlaceContext) -> PlacedCall:
-        if ctx.request.flow is not None:
+    async def check(self, db: AsyncSession, project: Project, request: OutboundCallIn) -> None:
+        if request.flow is not None:
             raise InvalidInput(
                 "flow: IVR flows on LiveKit calls need the gateway's in-room agent worker, which is not "
                 "available yet. Give `agent` instead, or place the call with carrier `twilio`.",
                 field="flow",
             )
+        await _outbound_trunk(db, project, request.trunk_id)
+
+    async def place(self, ctx: PlaceContext) -> PlacedCall:
         assert ctx.agent is not None, "place_outbound passes exactly one of agent and flow"
-        db = async_object_session(ctx.call)
-        assert db is not None, "the call is attached to the request's session"
-        trunk = await _outbound_trunk(db, ctx.project, ctx.request.trunk_id)
+        async with self._database.session() as db:
+            trunk = await _outbound_trunk(db, ctx.project, ctx.request.trunk_id)
         livekit = await self._clients.get(ctx.project)
-        call = ctx.call
+        call = ctx.edit.call
         call.trunk_id, call.livekit_room = trunk.id, room_for(call.id)
         call.meta = {
             **call.meta,
             "livekit_identity": CALLEE_IDENTITY,
             "livekit_trunk_id": trunk.livekit_trunk_id,
         }
-        await db.commit()
+        await self._store.save(ctx.edit)
         dial = Dial(
             project_id=ctx.project.id,
             call_id=call.id,
@@ -108,17 +113,12 @@ class LiveKitPlacer:
             failed = StatusUpdate(state=CallState.FAILED, at=utcnow())
             return PlacedCall(livekit_room=dial.room, update=failed, end_reason=_short(error.detail))
         if not ctx.request.wait_until_answered:
-            # Dial only once the call record is committed: the dial's outcome is written into that row.
+            # Dial only once the placement is saved: the dial's outcome is written into that call.
             def dial_later() -> None:
                 self._tasks.spawn(self._dial_in_background(livekit, dial), name=f"dial {dial.call_id}")
 
             return PlacedCall(livekit_room=dial.room, after_commit=dial_later)
-        placed = await self._dial(livekit, dial)
-        # Webhooks may have updated the call meanwhile: continue from the stored row, locked.
-        await db.refresh(call, with_for_update=True)
-        if placed.carrier_call_id is None:
-            placed.carrier_call_id = call.carrier_call_id
-        return placed
+        return await self._dial(livekit, dial)
 
     async def _dial(self, livekit: LiveKit, dial: Dial) -> PlacedCall:
         request = dial.request
@@ -156,27 +156,23 @@ class LiveKitPlacer:
         except LiveKitUnavailable as error:
             failed = StatusUpdate(state=CallState.FAILED, at=utcnow())
             placed = PlacedCall(livekit_room=dial.room, update=failed, end_reason=_short(error.detail))
-        await record_placement(self._sessions, dial.call_id, placed)
+        await record_placement(self._store, dial.call_id, placed)
 
 
-async def record_placement(
-    sessions: async_sessionmaker[AsyncSession], call_id: str, placed: PlacedCall
-) -> None:
+async def record_placement(store: CallStore, call_id: str, placed: PlacedCall) -> None:
     """Fold a background dial's outcome into the stored call."""
-    async with sessions() as db:
-        call = await db.scalar(select(Call).where(Call.id == call_id).with_for_update())
-        if call is None:
-            logger.warning(
-                "outbound call vanished before its outcome was recorded", extra={"call_id": call_id}
-            )
-            return
+
+    def work(edit: CallEdit) -> None:
+        call = edit.call
         if placed.carrier_call_id and not call.carrier_call_id:
             call.carrier_call_id = placed.carrier_call_id
         if placed.end_reason and not call.end_reason:
             call.end_reason = placed.end_reason
         if placed.update is not None:
-            await apply_status(db, call, placed.update, source="livekit", dedupe_key="livekit.placement")
-        await db.commit()
+            edit.fold(placed.update, source="livekit", dedupe_key="livekit.placement")
+
+    if await store.change(CallRef(call_id=call_id), work) is None:
+        logger.warning("outbound call vanished before its outcome was recorded", extra={"call_id": call_id})
 
 
 async def _outbound_trunk(db: AsyncSession, project: Project, trunk_id: str | None) -> Trunk:

@@ -16,9 +16,9 @@ from typing import Literal
 
 import msgspec
 from livekit import api
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.admin.routes import ROUTER_AGENT
+from gateway.db.database import Database
 from gateway.db.types import utcnow
 from gateway.errors import AppError
 from routing import dispatch
@@ -280,12 +280,12 @@ class Reconciler:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         clients: LiveKitClients,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._database = database
         self._clients = clients
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
@@ -301,7 +301,7 @@ class Reconciler:
 
     async def _sync(self, project_id: str, *, dry_run: bool) -> SyncReport:
         started = self._clock()
-        stored = await store.read(self._sessions, project_id)
+        stored = await store.read(self._database, project_id)
         if stored is None:
             return self._report(project_id, "failed", dry_run, started, [], ["project not found"], [])
         if not self._clients.configured(stored.project):
@@ -324,7 +324,7 @@ class Reconciler:
         finally:
             if not dry_run:
                 compiled = run.compiled if run.finished else None
-                await store.write_back(self._sessions, stored, compiled, run.trunk_ids, self._clock())
+                await store.write_back(self._database, stored, compiled, run.trunk_ids, self._clock())
         if status != "ok":
             logger.warning(
                 "LiveKit sync incomplete",

@@ -4,7 +4,8 @@
 - `reconciler` + `sync_loop`: desired state into LiveKit, woken by commits (`ChangeWatch`), on a timer and
   with backoff while LiveKit is down;
 - `placer` (`app.state.placers["livekit"]`), `control` (`app.state.call_controls["livekit"]`);
-- `ingest`: the webhook receiver; `answers`: polls ringing inbound calls until they are answered.
+- `ingest`: the webhook receiver (calls through the call store); `answers`: polls ringing inbound calls until they
+  are answered.
 """
 
 from __future__ import annotations
@@ -12,39 +13,38 @@ from __future__ import annotations
 import time
 
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.calls.store import CallStore
+from gateway.db.database import Database
 from gateway.db.models import Project
 from gateway.settings import Settings
 
 from .answer_watch import AnswerWatch
 from .clients import LiveKitClients
 from .control import LiveKitCallControl
-from .events import Applied
+from .events import Applied, EventApplier
 from .facade import LiveKit
 from .ingest import Directory, Ingest
 from .placer import LiveKitPlacer
 from .reconciler import Reconciler
 from .sync_loop import SyncLoop
 from .tasks import Tasks
-from .writer import EventWriter
 
 PROBE_CACHE_SECONDS = 1.0
 
 
 class LiveKitRuntime:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(self, database: Database, store: CallStore, settings: Settings) -> None:
         self.settings = settings
-        self._sessions = sessions
+        self._database = database
         self.tasks = Tasks()
         self.clients = LiveKitClients(settings)
-        self.reconciler = Reconciler(sessions, self.clients)
-        self.sync_loop = SyncLoop(self.reconciler, sessions)
-        self.answers = AnswerWatch(sessions, self.tasks)
-        self.directory = Directory(settings, sessions)
-        self.writer = EventWriter(sessions, self.directory.trunks, self._after_webhook)
-        self.ingest = Ingest(self.directory, self.writer)
-        self.placer = LiveKitPlacer(self.clients, sessions, self.tasks, self._drifted)
+        self.reconciler = Reconciler(database, self.clients)
+        self.sync_loop = SyncLoop(self.reconciler, database)
+        self.answers = AnswerWatch(store, self.tasks)
+        self.directory = Directory(settings, database)
+        self.ingest = Ingest(self.directory, EventApplier(store, database), database, self._after_webhook)
+        self.placer = LiveKitPlacer(self.clients, database, store, self.tasks, self._drifted)
         self.control = LiveKitCallControl(self.clients)
         self._probe: LiveKit | None = None
         self._probed: tuple[float, bool] = (-PROBE_CACHE_SECONDS, False)
@@ -61,7 +61,7 @@ class LiveKitRuntime:
         if applied.stop_watch is not None:
             self.answers.stop(*applied.stop_watch)
         if applied.watch is not None:
-            async with self._sessions() as db:
+            async with self._database.session() as db:
                 project = await db.get(Project, project_id)
             if project is not None and self.clients.configured(project):
                 livekit = await self.clients.get(project)
@@ -86,11 +86,7 @@ class LiveKitRuntime:
         )
         return ok, ("LiveKit answers" if ok else f"LiveKit unreachable at {settings.livekit_url}") + sync
 
-    def start(self) -> None:
-        self.writer.start()
-
     async def aclose(self) -> None:
-        await self.writer.stop()
         await self.tasks.aclose()
         await self.clients.aclose()
         if self._probe is not None:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from gateway.db.database import Database
 from gateway.db.models import DispatchRule, PhoneNumber, Project, Route, Trunk
 
 from . import sync_store
@@ -80,12 +81,12 @@ class SyncLoop:
     def __init__(
         self,
         reconciler: Reconciler,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         *,
         interval: float = DRIFT_INTERVAL,
     ) -> None:
         self._reconciler = reconciler
-        self._sessions = sessions
+        self._database = database
         self._interval = interval
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()
@@ -127,7 +128,7 @@ class SyncLoop:
 
     async def _once(self) -> bool:
         if self._everything:
-            projects = [p.id for p in await sync_store.all_projects(self._sessions)]
+            projects = [p.id for p in await sync_store.all_projects(self._database)]
             targets = set(projects) | self._dirty
         else:
             targets = set(self._dirty)

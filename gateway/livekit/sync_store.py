@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.db.database import Database
 from gateway.db.models import DispatchRule, PhoneNumber, Project, Trunk
 from gateway.ids import new_id
 from gateway.routing_table import load_table
@@ -64,8 +65,8 @@ class Stored:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
 
-async def read(sessions: async_sessionmaker[AsyncSession], project_id: str) -> Stored | None:
-    async with sessions() as db:
+async def read(database: Database, project_id: str) -> Stored | None:
+    async with database.session() as db:
         db.info[QUIET] = True
         project = await db.get(Project, project_id)
         if project is None:
@@ -128,7 +129,7 @@ def compiled_spec(
 
 
 async def write_back(
-    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     stored: Stored,
     compiled: list[dispatch.SIPDispatchRuleInfo] | None,
     livekit_trunk_ids: dict[str, str],
@@ -136,7 +137,7 @@ async def write_back(
 ) -> None:
     """Store LiveKit ids and sync states; with `compiled` (a complete run), mirror the compiled rules as rows."""
     outcomes = stored.outcomes
-    async with sessions() as db:
+    async with database.session() as db:
         db.info[QUIET] = True
         for trunk in stored.trunks:
             outcome = outcomes.get(trunk.id)
@@ -204,7 +205,7 @@ async def _mirror_compiled(
             )
 
 
-async def all_projects(sessions: async_sessionmaker[AsyncSession]) -> list[Project]:
-    async with sessions() as db:
+async def all_projects(database: Database) -> list[Project]:
+    async with database.session() as db:
         db.info[QUIET] = True
         return list((await db.scalars(select(Project).order_by(Project.id))).all())

@@ -28,13 +28,12 @@ V1_CONTROLLERS: list[Any] = [SyncController, CallControlController, SessionContr
 @asynccontextmanager
 async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
     """Start what LiveKit needs while the service runs; register its `CallPlacer` in app.state.placers."""
-    livekit = LiveKitRuntime(app.state.sessions, settings)
+    livekit = LiveKitRuntime(app.state.database, app.state.call_store, settings)
     app.state.livekit = livekit
     app.state.placers["livekit"] = livekit.placer
     app.state.call_controls["livekit"] = livekit.control
     app.state.readiness_checks.append(livekit.livekit_check)
-    livekit.start()
-    with ChangeWatch(app.state.engine, livekit.on_change):
+    with ChangeWatch(app.state.database.engine, livekit.on_change):
         syncing = asyncio.get_running_loop().create_task(livekit.sync_loop.run(), name="livekit sync loop")
         try:
             yield

@@ -1,21 +1,59 @@
-"""Request-scoped dependencies: a database session and the calling principal."""
+"""Request-scoped dependencies: the request's one database session and the calling principal.
+
+Every /v1 request gets one session (`RequestSession`, outermost on the /v1 router): the API key check reads
+through it and handlers receive it as `db`. It is closed, and rolled back if left uncommitted, when the response
+has been sent.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.middleware import AbstractAuthenticationMiddleware, ASGIMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.principal import Principal
+from gateway.auth.principal import Principal, authenticate
+from gateway.db.database import Database
+
+_SESSION_KEY = "trunkline.db"
 
 
-async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
-    async with state.sessions() as session:
-        yield session
+class RequestSession(ASGIMiddleware):
+    """Opens the request's session before anything reads the database, closes it after the response."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        database: Database = scope["litestar_app"].state.database
+        async with database.session() as session:
+            scope.setdefault("state", {})[_SESSION_KEY] = session
+            await next_app(scope, receive, send)
+
+
+def request_session(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSession:
+    """The session `RequestSession` opened for this request."""
+    session: AsyncSession = connection.scope["state"][_SESSION_KEY]
+    return session
+
+
+class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
+    """The API key in `Authorization`, checked through the request's session (`RequestSession` runs first)."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        source_ip = connection.client.host if connection.client else None
+        principal = await authenticate(
+            request_session(connection), connection.headers.get("authorization"), source_ip
+        )
+        return AuthenticationResult(user=principal, auth=principal.key_id)
+
+
+def provide_db(request: Request[Any, Any, State]) -> AsyncSession:
+    return request_session(request)
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
@@ -23,6 +61,6 @@ def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
 
 
 Db = NamedDependency[AsyncSession]
-"""A request-scoped database session (the `db` dependency)."""
+"""The request's database session (the `db` dependency)."""
 Caller = NamedDependency[Principal]
 """The authenticated API key's principal (the `principal` dependency)."""

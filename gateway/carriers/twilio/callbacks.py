@@ -1,29 +1,33 @@
 """Status and recording callbacks: folded into the call record whatever order and however often they arrive.
 
 Each status callback is a fact (`StatusUpdate` with Twilio's SequenceNumber and Timestamp) joined into the call's
-lifecycle (`gateway.calls.lifecycle`): any permutation of any repeats reaches the same final state. A callback
-repeated exactly (same status, sequence and timestamp) adds no event. A callback for a call the gateway never saw
-opens its record (a status may outrun the voice webhook); one for an outbound call not yet committed asks Twilio
-to retry (503).
+lifecycle by the call store: any permutation of any repeats reaches the same final state. A callback repeated
+exactly (same status, sequence and timestamp) adds no event. A callback for a call the gateway never saw opens its
+record (a status may outrun the voice webhook); one for an outbound call not yet committed asks Twilio to retry
+(503).
 """
 
 from __future__ import annotations
 
 import logging
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from gateway.calls.lifecycle import TERMINAL_STATES, StatusUpdate
-from gateway.calls.records import NewCall, add_event, apply_status, find_call, open_call, snapshot_of
+from gateway.calls.recordings import RecordingReport
+from gateway.calls.store import CallEdit, CallRef, CallStore, NewCall
 from gateway.carriers.twilio.params import RecordingCallback, StatusCallback, parse_form
-from gateway.carriers.twilio.recordings import upsert_recording
 from gateway.carriers.twilio.webhook import SignedWebhook
-from gateway.db.models import Call
 from gateway.errors import AppError, InvalidInput
 from routing.numbers import InvalidNumber, is_withheld, normalize
 
 log = logging.getLogger("trunkline.twilio")
 SOURCE = "twilio"
+_RECORDING_RANK = {"in-progress": 0, "processing": 0, "completed": 1, "absent": 1, "failed": 1, "deleted": 2}
+
+
+def recording_rank(status: str) -> int:
+    """Where a Twilio recording status stands: a recording's row never moves back."""
+    return _RECORDING_RANK.get(status, 0)
 
 
 class RetryLater(AppError):
@@ -42,86 +46,81 @@ def _lenient_e164(raw: str, region: str) -> str:
         return ""
 
 
-async def _call_for(db: AsyncSession, hook: SignedWebhook, cb: StatusCallback, hint: str | None) -> Call:
-    if hint:
-        hinted = await db.get(Call, hint, with_for_update=True)
-        if hinted is None:
-            raise RetryLater(f"call {hint} is not recorded yet; retry shortly")
-        if hinted.project_id == hook.account.project_id and hinted.carrier_call_id in (None, cb.call_sid):
-            hinted.carrier_call_id = hinted.carrier_call_id or cb.call_sid
-            return hinted
-    call = await find_call(db, "twilio", cb.call_sid, lock=True)
-    if call is not None:
-        if call.project_id != hook.account.project_id:
-            raise InvalidInput("CallSid belongs to another account", field="CallSid")
-        return call
-    region = hook.account.default_region
-    inbound = cb.direction in ("inbound", "trunking-originating")
-    from_e164, to_e164 = _lenient_e164(cb.from_, region), _lenient_e164(cb.to, region)
-    call, _ = await open_call(
-        db,
-        NewCall(
-            project_id=hook.account.project_id,
-            direction="inbound" if inbound else "outbound",
-            carrier="twilio",
-            carrier_call_id=cb.call_sid,
-            from_e164=from_e164,
-            to_e164=to_e164,
-            trunk_id=hook.account.trunk_by_number.get(to_e164 if inbound else from_e164),
-        ),
-    )
-    return call
-
-
-def _won(call: Call, update: StatusUpdate) -> bool:
+def _won(edit: CallEdit, update: StatusUpdate) -> bool:
     """Whether `update` is the report the call's state now comes from (the same one in any order)."""
-    snapshot = snapshot_of(call)
-    return (snapshot.state, snapshot.state_sequence, snapshot.state_at) == (
+    snapshot = edit.snapshot
+    return (snapshot.reported or snapshot.state, snapshot.state_sequence, snapshot.state_at) == (
         update.state,
         update.sequence,
         update.at,
     )
 
 
-async def record_status(db: AsyncSession, hook: SignedWebhook, hint: str | None) -> None:
-    cb = parse_form(StatusCallback, hook.params)
+def _status_work(cb: StatusCallback) -> Any:
     update = cb.to_status_update()
-    call = await _call_for(db, hook, cb, hint)
     key = f"status:{cb.call_status}:{cb.sequence_number}:{cb.timestamp}"
-    await apply_status(
-        db,
-        call,
-        update,
-        source=SOURCE,
-        dedupe_key=key,
-        data={
-            "call_status": cb.call_status,
-            "sequence": cb.sequence_number,
-            "sip_code": cb.sip_response_code,
-            "duration": cb.call_duration,
-            "answered_by": cb.answered_by,
-        },
+    data = {
+        "call_status": cb.call_status,
+        "sequence": cb.sequence_number,
+        "sip_code": cb.sip_response_code,
+        "duration": cb.call_duration,
+        "answered_by": cb.answered_by,
+    }
+
+    def work(edit: CallEdit) -> None:
+        edit.fold(update, source=SOURCE, dedupe_key=key, data=data)
+        call = edit.call
+        if _won(edit, update):
+            call.carrier_status = cb.call_status
+        snapshot = edit.snapshot
+        if update.state in TERMINAL_STATES and snapshot.state in TERMINAL_STATES:
+            carrier_end = f"twilio {snapshot.state.value}"
+            if call.end_reason is None or call.end_reason.startswith("twilio "):
+                call.end_reason = carrier_end
+
+    return work
+
+
+async def record_status(store: CallStore, hook: SignedWebhook, hint: str | None) -> None:
+    cb = parse_form(StatusCallback, hook.params)
+    work = _status_work(cb)
+    project_id = hook.account.project_id
+    if hint:
+        hinted = await store.load(CallRef(call_id=hint))
+        if hinted is None:
+            raise RetryLater(f"call {hint} is not recorded yet; retry shortly")
+        call = hinted.call
+        if call.project_id == project_id and call.carrier_call_id in (None, cb.call_sid):
+            call.carrier_call_id = call.carrier_call_id or cb.call_sid
+            work(hinted)
+            await store.save(hinted)
+            return
+    existing = await store.load(CallRef(carrier="twilio", carrier_call_id=cb.call_sid))
+    if existing is not None and existing.call.project_id != project_id:
+        raise InvalidInput("CallSid belongs to another account", field="CallSid")
+    region = hook.account.default_region
+    inbound = cb.direction in ("inbound", "trunking-originating")
+    from_e164, to_e164 = _lenient_e164(cb.from_, region), _lenient_e164(cb.to, region)
+    new = NewCall(
+        project_id=project_id,
+        direction="inbound" if inbound else "outbound",
+        carrier="twilio",
+        carrier_call_id=cb.call_sid,
+        from_e164=from_e164,
+        to_e164=to_e164,
+        trunk_id=hook.account.trunk_by_number.get(to_e164 if inbound else from_e164),
     )
-    if _won(call, update):
-        call.carrier_status = cb.call_status
-    if update.state in TERMINAL_STATES and snapshot_of(call).state in TERMINAL_STATES:
-        carrier_end = f"twilio {snapshot_of(call).state.value}"
-        if call.end_reason is None or call.end_reason.startswith("twilio "):
-            call.end_reason = carrier_end
-    await db.commit()
+    await store.change_or_open(new, work)
 
 
-async def record_recording(db: AsyncSession, hook: SignedWebhook) -> None:
+async def record_recording(store: CallStore, hook: SignedWebhook) -> None:
     cb = parse_form(RecordingCallback, hook.params)
-    call = await find_call(db, "twilio", cb.call_sid, lock=True)
-    if call is not None and call.project_id != hook.account.project_id:
-        call = None
-    _, changed = await upsert_recording(
-        db,
-        project_id=hook.account.project_id,
-        call=call,
-        recording_sid=cb.recording_sid,
+    project_id = hook.account.project_id
+    report = RecordingReport(
+        source=SOURCE,
+        external_id=cb.recording_sid,
         status=cb.recording_status,
+        rank=recording_rank(cb.recording_status),
         url=cb.recording_url,
         duration=cb.recording_duration,
         meta={
@@ -132,13 +131,16 @@ async def record_recording(db: AsyncSession, hook: SignedWebhook) -> None:
             "error_code": cb.error_code or None,
         },
     )
-    if call is not None:
-        await add_event(
-            db,
-            call,
+
+    def work(edit: CallEdit) -> None:
+        edit.recording(report)
+        edit.event(
             f"recording.{cb.recording_status}",
-            SOURCE,
-            {"recording_sid": cb.recording_sid, "duration": cb.recording_duration, "changed": changed},
+            {"recording_sid": cb.recording_sid, "duration": cb.recording_duration},
+            source=SOURCE,
             dedupe_key=f"recording:{cb.recording_sid}:{cb.recording_status}",
         )
-    await db.commit()
+
+    ref = CallRef(carrier="twilio", carrier_call_id=cb.call_sid, project_id=project_id)
+    if await store.change(ref, work) is None:
+        await store.record_recording(project_id, report, None)

@@ -16,11 +16,9 @@ from litestar.response.base import ASGIResponse
 
 from gateway.carriers.twilio.answers import TWIML_MEDIA_TYPE
 from gateway.carriers.twilio.callbacks import record_recording, record_status
-from gateway.carriers.twilio.lazydb import lazy_session
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_voice
 from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
-from gateway.web.deps import Db
 
 
 def _runtime(state: State) -> TwilioRuntime:
@@ -71,8 +69,7 @@ class TwilioWebhookController(Controller):
         # gateway's own outbound calls carry `?call=<call id>`; Twilio's inbound calls carry nothing.
         state = request.app.state
         hook = await _signed(request, state)
-        async with lazy_session(state.sessions) as db:
-            return _twiml(await answer_voice(db, _runtime(state), hook, request.query_params.get("call")))
+        return _twiml(await answer_voice(_runtime(state), hook, request.query_params.get("call")))
 
     @post(
         "/ivr",
@@ -82,10 +79,10 @@ class TwilioWebhookController(Controller):
         summary="Action URL of the gateway's TwiML: the caller's input, a recording or a dial result",
     )
     async def action(
-        self, request: Request[Any, Any, Any], db: Db, state: State, turn: FromQuery[int] = 0
+        self, request: Request[Any, Any, Any], state: State, turn: FromQuery[int] = 0
     ) -> ASGIResponse:
         hook = await _signed(request, state)
-        return _twiml(await answer_action(db, _runtime(state), hook, turn))
+        return _twiml(await answer_action(_runtime(state), hook, turn))
 
     @post(
         "/resume",
@@ -94,9 +91,9 @@ class TwilioWebhookController(Controller):
         responses=TWIML_RESPONSE,
         summary="Where a call goes on after call control played DTMF into it",
     )
-    async def resume(self, request: Request[Any, Any, Any], db: Db, state: State) -> ASGIResponse:
+    async def resume(self, request: Request[Any, Any, Any], state: State) -> ASGIResponse:
         hook = await _signed(request, state)
-        return _twiml(await answer_resume(db, hook))
+        return _twiml(await answer_resume(_runtime(state), hook))
 
     @post(
         "/status",
@@ -105,10 +102,10 @@ class TwilioWebhookController(Controller):
         summary="Twilio call status callback: folded into the call's lifecycle in any order",
     )
     async def status(
-        self, request: Request[Any, Any, Any], db: Db, state: State, call: FromQuery[str | None] = None
+        self, request: Request[Any, Any, Any], state: State, call: FromQuery[str | None] = None
     ) -> None:
         hook = await _signed(request, state)
-        await record_status(db, hook, call)
+        await record_status(_runtime(state).store, hook, call)
 
     @post(
         "/recording",
@@ -116,6 +113,6 @@ class TwilioWebhookController(Controller):
         operation_id="twilioRecording",
         summary="Twilio recording status callback: one Recording per RecordingSid",
     )
-    async def recording(self, request: Request[Any, Any, Any], db: Db, state: State) -> None:
+    async def recording(self, request: Request[Any, Any, Any], state: State) -> None:
         hook = await _signed(request, state)
-        await record_recording(db, hook)
+        await record_recording(_runtime(state).store, hook)

@@ -14,7 +14,6 @@ import time
 
 import msgspec
 
-from gateway.calls.draft import CallDraft
 from gateway.db.models import Call
 from gateway.ivr import CallState as IvrState
 from routing.model import Target
@@ -72,5 +71,5 @@ def load(call: Call) -> Conversation:
     return msgspec.convert(call.ivr_state, Conversation, strict=False)
 
 
-def store(call: Call | CallDraft, conversation: Conversation) -> None:
+def store_in(call: Call, conversation: Conversation) -> None:
     call.ivr_state = msgspec.to_builtins(conversation)

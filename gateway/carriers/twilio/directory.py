@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from gateway.db.database import Database
 from gateway.db.models import Agent, PhoneNumber, Project, Route, Trunk
 from gateway.routing_table import load_table
 from routing.index import ProjectIndex, build_project_index
@@ -205,12 +206,12 @@ class AccountDirectory:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         *,
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
         self.ttl = ttl
         self.clock = clock
         self._accounts: dict[str, TwilioAccount] = {}
@@ -224,15 +225,14 @@ class AccountDirectory:
         """The account, from the cache when this process changed nothing since it was loaded; a TTL-expired entry
         is served while it is checked in the background (other replicas' changes arrive within about `ttl`).
 
-        A load uses a session of its own, closed before returning: call it before the request's session holds a
-        connection (SQLite has one).
+        A load uses a session of its own, closed before returning.
         """
         cached = self._accounts.get(account_sid)
         if cached is not None and not reload and cached.generation == generation():
             if self.clock() - cached.loaded_at >= self.ttl:
                 self._check_later(account_sid, cached)
             return cached
-        async with self.sessions() as db:
+        async with self.database.session() as db:
             return await self._load(db, account_sid)
 
     async def _load(self, db: AsyncSession, account_sid: str) -> TwilioAccount | None:
@@ -256,7 +256,7 @@ class AccountDirectory:
 
     async def _check(self, account_sid: str, cached: TwilioAccount) -> None:
         try:
-            async with self.sessions() as db:
+            async with self.database.session() as db:
                 self.checks += 1
                 unchanged = await fingerprint(db, cached.project_id) == cached.fingerprint
                 await db.rollback()

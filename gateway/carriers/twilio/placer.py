@@ -10,10 +10,11 @@ requested agent. Every call progress event comes back to the status callback URL
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.base import values
 
 from gateway.calls.control import TransferIn, TransferOutcome
-from gateway.calls.outbound import PlaceContext, PlacedCall
+from gateway.calls.outbound import OutboundCallIn, PlaceContext, PlacedCall
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.rest import Credentials
 from gateway.carriers.twilio.runtime import TwilioRuntime
@@ -37,12 +38,13 @@ class TwilioPlacer:
     def __init__(self, runtime: TwilioRuntime) -> None:
         self.runtime = runtime
 
+    async def check(self, db: AsyncSession, project: Project, request: OutboundCallIn) -> None:
+        credentials_of(project)
+
     async def place(self, ctx: PlaceContext) -> PlacedCall:
         credentials = credentials_of(ctx.project)
         base = self.runtime.public_base()
-        call = ctx.call
-        if ctx.agent is not None:
-            call.meta = {**(call.meta or {}), "agent_config": ctx.agent_config}
+        call = ctx.edit.call
         request = ctx.request
         sid = await self.runtime.rest.create_call(
             credentials,

@@ -24,6 +24,7 @@ from gateway.carriers.twilio.directory import AgentInfo
 from gateway.carriers.twilio.exchange import Exchange
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
+from gateway.db.models import Call
 from gateway.ivr import (
     CallContext,
     ConnectAgent,
@@ -80,7 +81,7 @@ class Responder:
         """What the answer does, for the call's events: ivr, bridge, forward, voicemail, reject, not_routed..."""
 
     @property
-    def call(self) -> Any:
+    def call(self) -> Call:
         return self.ex.call
 
     def action_url(self) -> str:
@@ -186,7 +187,7 @@ class Responder:
         )
         self.ex.event("bridge.requested", {"agent": agent.name, "room": request.room}, source="gateway")
         await self.ex.checkpoint(self.key)
-        call = self.call  # a new call was just written: the session's record replaces the draft
+        call = self.call  # the saved record
         try:
             await open_bridge(await self.rt.livekit.get(credentials), request)
         except BridgeFailed as failure:

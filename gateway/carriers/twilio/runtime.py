@@ -1,6 +1,5 @@
 """What the Twilio adapter holds while the service runs: the account cache, LiveKit clients, an HTTP client for
-IVR lookups, the REST client factory, the group-commit writer of new calls, and the clock. One per app, in
-`app.state.twilio`."""
+IVR lookups, the REST client factory, the call store, and the clock. One per app, in `app.state.twilio`."""
 
 from __future__ import annotations
 
@@ -11,11 +10,12 @@ from datetime import datetime
 import httpx
 from litestar.datastructures import State
 
+from gateway.calls.store import CallStore
 from gateway.carriers.twilio.bridge import LiveKitPool
 from gateway.carriers.twilio.directory import AccountDirectory, TwilioAccount
 from gateway.carriers.twilio.rest import TwilioRest
 from gateway.carriers.twilio.signature import Network, parse_trusted_proxies
-from gateway.carriers.twilio.writer import CallWriter
+from gateway.db.database import Database
 from gateway.db.types import utcnow
 from gateway.ivr import FlowRegistry
 from gateway.settings import Settings
@@ -29,27 +29,24 @@ class TwilioRuntime:
     livekit: LiveKitPool
     http: httpx.AsyncClient
     rest: TwilioRest
-    writer: CallWriter
+    store: CallStore
     trusted_proxies: tuple[Network, ...]
 
     @classmethod
-    def start(cls, settings: Settings, state: State) -> TwilioRuntime:
-        runtime = cls(
+    def start(cls, settings: Settings, state: State, database: Database, store: CallStore) -> TwilioRuntime:
+        return cls(
             settings=settings,
             state=state,
-            directory=AccountDirectory(state.sessions),
+            directory=AccountDirectory(database),
             livekit=LiveKitPool(),
             http=httpx.AsyncClient(follow_redirects=False),
             rest=TwilioRest(settings.twilio_api_base_url),
-            writer=CallWriter(state.engine),
+            store=store,
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         )
-        runtime.writer.start()
-        return runtime
 
     async def aclose(self) -> None:
         await self.directory.aclose()
-        await self.writer.stop()
         await self.livekit.aclose()
         await self.http.aclose()
         self.rest.close()

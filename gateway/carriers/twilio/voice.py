@@ -14,24 +14,20 @@ import logging
 import time
 from typing import Any
 
-import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from gateway.admin.phone import to_e164
-from gateway.calls.draft import CallDraft
-from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate, state_from_twilio, transition
-from gateway.calls.records import apply_status, find_call
+from gateway.calls.lifecycle import CallState, StatusUpdate, state_from_twilio
+from gateway.calls.recordings import RecordingReport
+from gateway.calls.store import CallEdit, CallRef, CallStore, NewCall
 from gateway.carriers.twilio import answers
+from gateway.carriers.twilio.callbacks import recording_rank
 from gateway.carriers.twilio.conversation import CLAIM_SECONDS, VOICE, Conversation, load
 from gateway.carriers.twilio.exchange import CallExists, Exchange
 from gateway.carriers.twilio.params import VoiceRequest, parse_form
-from gateway.carriers.twilio.recordings import upsert_recording
 from gateway.carriers.twilio.responder import Responder
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
 from gateway.db.models import Call
 from gateway.db.types import utcnow
-from gateway.ids import new_id
 from gateway.ivr import (
     Digits,
     Event,
@@ -91,16 +87,15 @@ def sip_headers(params: dict[str, str]) -> dict[str, str]:
 # --- replies and retries ------------------------------------------------------------------------------------
 
 
-async def wait_for_reply(db: AsyncSession, call_id: str, key: str) -> str | None:
+async def wait_for_reply(runtime: TwilioRuntime, call_id: str, key: str) -> str | None:
     """The answer another request is preparing for `key` (a retry while LiveKit or a lookup is slow)."""
     deadline = time.monotonic() + CLAIM_SECONDS
     while time.monotonic() < deadline:
-        await db.commit()
         await asyncio.sleep(WAIT_POLL)
-        call = await db.get(Call, call_id, populate_existing=True)
-        if call is None:
+        edit = await runtime.store.load(CallRef(call_id=call_id))
+        if edit is None:
             return None
-        conversation = load(call)
+        conversation = load(edit.call)
         reply = conversation.reply_for(key)
         if reply is not None:
             return reply
@@ -109,89 +104,82 @@ async def wait_for_reply(db: AsyncSession, call_id: str, key: str) -> str | None
     return None
 
 
-async def stored_reply(db: AsyncSession, call: Call, key: str) -> str | None:
+async def stored_reply(runtime: TwilioRuntime, call: Call, key: str) -> str | None:
     conversation = load(call)
     reply = conversation.reply_for(key)
     if reply is None and conversation.claimed(key):
-        reply = await wait_for_reply(db, call.id, key)
+        reply = await wait_for_reply(runtime, call.id, key)
     return reply
 
 
-async def note_answered(db: AsyncSession, call: Call, voice: VoiceRequest) -> None:
+def note_answered(edit: CallEdit, voice: VoiceRequest) -> None:
     """Every webhook carries the call's status: an in-progress call was answered, by the time it arrived at the
     latest (calls subscribed to the `completed` status callback only learn it this way)."""
-    if voice.call_status == "in-progress" and call.answered_at is None:
+    if voice.call_status == "in-progress" and edit.call.answered_at is None:
         update = StatusUpdate(state=CallState.ANSWERED, at=utcnow())
-        await apply_status(db, call, update, source="twilio", data={"via": "webhook"})
+        edit.fold(update, source="twilio", data={"via": "webhook"})
 
 
 # --- the voice webhook --------------------------------------------------------------------------------------
 
 
-async def answer_voice(
-    db: AsyncSession, runtime: TwilioRuntime, hook: SignedWebhook, hint: str | None
-) -> str:
+async def answer_voice(runtime: TwilioRuntime, hook: SignedWebhook, hint: str | None) -> str:
     voice = parse_form(VoiceRequest, hook.params)
     if voice.direction == "inbound" or voice.direction == "trunking-originating":
-        return await _inbound(db, runtime, hook, voice)
-    return await _outbound(db, runtime, hook, voice, hint)
+        return await _inbound(runtime, hook, voice)
+    return await _outbound(runtime, hook, voice, hint)
 
 
-def _new_inbound(hook: SignedWebhook, voice: VoiceRequest, from_e164: str, to_e164: str) -> CallDraft:
-    now = utcnow()
-    ringing = transition(
-        CallSnapshot(initiated_at=now), StatusUpdate(state=state_from_twilio(voice.call_status), at=now)
-    ).snapshot
+def _new_inbound(
+    store: CallStore, hook: SignedWebhook, voice: VoiceRequest, from_e164: str, to_e164: str
+) -> CallEdit:
     account = hook.account
-    return CallDraft(
-        id=new_id("call"),
-        project_id=account.project_id,
-        direction="inbound",
-        carrier="twilio",
-        carrier_call_id=voice.call_sid,
-        from_e164=from_e164,
-        to_e164=to_e164,
-        trunk_id=account.trunk_by_number.get(to_e164),
-        status=ringing.state.value,
-        created_at=now,
-        updated_at=now,
-        ringing_at=ringing.ringing_at,
-        answered_at=ringing.answered_at,
-        lifecycle=_builtins(ringing),
-        carrier_status=voice.call_status,
+    edit = store.new(
+        NewCall(
+            project_id=account.project_id,
+            direction="inbound",
+            carrier="twilio",
+            carrier_call_id=voice.call_sid,
+            from_e164=from_e164,
+            to_e164=to_e164,
+            trunk_id=account.trunk_by_number.get(to_e164),
+        )
     )
+    edit.call.carrier_status = voice.call_status
+    edit.fold(
+        StatusUpdate(state=state_from_twilio(voice.call_status), at=edit.call.created_at),
+        source="twilio",
+        data={"via": "voice webhook"},
+    )
+    return edit
 
 
-def _builtins(snapshot: CallSnapshot) -> dict[str, Any]:
-    result: dict[str, Any] = msgspec.to_builtins(snapshot)
-    return result
-
-
-async def _inbound(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWebhook, voice: VoiceRequest) -> str:
-    """A new call is answered without reading the database (the account is cached) and inserted with its first
-    events by the group-commit writer; only a CallSid already recorded (a retry) reads it."""
+async def _inbound(runtime: TwilioRuntime, hook: SignedWebhook, voice: VoiceRequest) -> str:
+    """A new call is answered without reading the database (the account is cached) and created with its first
+    events; only a CallSid already recorded (a retry) reads it."""
     region = hook.account.default_region
     from_e164, to_e164 = caller_number(voice.from_, region), called_number(voice.to, region)
-    call = _new_inbound(hook, voice, from_e164, to_e164)
-    exchange = Exchange(db, call, Conversation(), is_new=True, writer=runtime.writer)
-    exchange.event(f"status.{call.status}", {"outcome": "applied", "reason": "voice webhook"})
+    exchange = Exchange(
+        runtime.store, _new_inbound(runtime.store, hook, voice, from_e164, to_e164), Conversation()
+    )
     try:
         return await _answer_inbound(runtime, hook, voice, exchange)
     except CallExists:
         pass
-    existing = await find_call(db, "twilio", voice.call_sid, lock=True)
+    existing = await runtime.store.load(CallRef(carrier="twilio", carrier_call_id=voice.call_sid))
     if existing is None:
         raise LookupError("the call's CallSid conflicted but no call record has it")
-    if existing.project_id != hook.account.project_id:
-        log.warning("voice webhook for a call of another project", extra={"call_id": existing.id})
+    call = existing.call
+    if call.project_id != hook.account.project_id:
+        log.warning("voice webhook for a call of another project", extra={"call_id": call.id})
         return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
-    reply = await stored_reply(db, existing, VOICE)
+    reply = await stored_reply(runtime, call, VOICE)
     if reply is not None:
         return reply
-    existing.from_e164 = existing.from_e164 or from_e164
-    existing.to_e164 = existing.to_e164 or to_e164
-    existing.trunk_id = existing.trunk_id or hook.account.trunk_by_number.get(to_e164)
-    exchange = Exchange(db, existing, load(existing), is_new=False)
+    call.from_e164 = call.from_e164 or from_e164
+    call.to_e164 = call.to_e164 or to_e164
+    call.trunk_id = call.trunk_id or hook.account.trunk_by_number.get(to_e164)
+    exchange = Exchange(runtime.store, existing, load(call))
     return await _answer_inbound(runtime, hook, voice, exchange)
 
 
@@ -223,45 +211,48 @@ async def _finish(
 
 
 async def _outbound_call(
-    db: AsyncSession, hook: SignedWebhook, call_sid: str, hint: str | None
-) -> Call | None:
+    runtime: TwilioRuntime, hook: SignedWebhook, call_sid: str, hint: str | None
+) -> CallEdit | None:
     if hint:
-        call = await db.get(Call, hint, with_for_update=True)
-        if (
-            call is not None
-            and call.project_id == hook.account.project_id
-            and call.carrier == "twilio"
-            and call.carrier_call_id in (None, call_sid)
-        ):
-            return call
-    return await find_call(db, "twilio", call_sid, lock=True)
+        edit = await runtime.store.load(CallRef(call_id=hint))
+        if edit is not None:
+            call = edit.call
+            if (
+                call.project_id == hook.account.project_id
+                and call.carrier == "twilio"
+                and call.carrier_call_id in (None, call_sid)
+            ):
+                return edit
+    return await runtime.store.load(CallRef(carrier="twilio", carrier_call_id=call_sid))
 
 
 async def _outbound(
-    db: AsyncSession, runtime: TwilioRuntime, hook: SignedWebhook, voice: VoiceRequest, hint: str | None
+    runtime: TwilioRuntime, hook: SignedWebhook, voice: VoiceRequest, hint: str | None
 ) -> str:
-    call = await _outbound_call(db, hook, voice.call_sid, hint)
-    if call is None or call.project_id != hook.account.project_id:
+    edit = await _outbound_call(runtime, hook, voice.call_sid, hint)
+    if edit is None or edit.call.project_id != hook.account.project_id:
         log.warning("voice webhook for an outbound call this gateway did not place", extra={"hint": hint})
         return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
-    reply = await stored_reply(db, call, VOICE)
+    call = edit.call
+    reply = await stored_reply(runtime, call, VOICE)
     if reply is not None:
         return reply
     call.carrier_call_id = call.carrier_call_id or voice.call_sid
-    await note_answered(db, call, voice)
-    exchange = Exchange(db, call, load(call), is_new=False)
+    note_answered(edit, voice)
+    exchange = Exchange(runtime.store, edit, load(call))
     webhook = exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
     responder = Responder(runtime, hook, exchange, VOICE)
-    twiml = await _answer_outbound(responder, call)
+    twiml = await _answer_outbound(responder, exchange)
     return await _finish(exchange, responder, VOICE, twiml, webhook)
 
 
-async def _answer_outbound(responder: Responder, call: Call) -> str:
+async def _answer_outbound(responder: Responder, exchange: Exchange) -> str:
+    call = exchange.call
     if call.flow_id:
         answer = await responder.start_flow(call.flow_id)
         if isinstance(answer, str):
             return answer
-        call.end_reason = f"flow {call.flow_id} is not loaded"
+        exchange.call.end_reason = f"flow {call.flow_id} is not loaded"
     else:
         agent = next((a for a in responder.account.agents.values() if a.id == call.agent_id), None)
         if agent is not None:
@@ -270,7 +261,7 @@ async def _answer_outbound(responder: Responder, call: Call) -> str:
             if dial is not None:
                 responder.kind = "bridge"
                 return render_twiml([dial], action_url=responder.action_url())
-        call.end_reason = "agent unavailable"
+        exchange.call.end_reason = "agent unavailable"
     responder.kind = "unavailable"
     return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
 
@@ -299,25 +290,36 @@ def describe_input(event: Event, params: dict[str, str]) -> dict[str, Any]:
     return {"input": type(event).__name__.lower()}
 
 
-async def answer_action(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWebhook, turn: int) -> str:
+async def answer_action(runtime: TwilioRuntime, hook: SignedWebhook, turn: int) -> str:
     voice = parse_form(VoiceRequest, hook.params)
-    call = await find_call(db, "twilio", voice.call_sid, lock=True)
-    if call is None or call.project_id != hook.account.project_id:
+    edit = await runtime.store.load(CallRef(carrier="twilio", carrier_call_id=voice.call_sid))
+    if edit is None or edit.call.project_id != hook.account.project_id:
         log.warning("action webhook for an unknown call", extra={"turn": turn})
         return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
+    call = edit.call
     key = str(turn)
-    reply = await stored_reply(db, call, key)
+    reply = await stored_reply(runtime, call, key)
     if reply is not None:
         return reply
     conversation = load(call)
     if turn != conversation.turn:
         return conversation.latest_reply() or answers.hangup()
-    await note_answered(db, call, voice)
-    exchange = Exchange(db, call, conversation, is_new=False)
+    note_answered(edit, voice)
+    exchange = Exchange(runtime.store, edit, conversation)
     event = twilio_event(hook.params)
     webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params)})
     if isinstance(event, RecordResult) and hook.first("RecordingSid"):
-        await _recorded(db, hook, call, event)
+        edit.recording(
+            RecordingReport(
+                source="twilio",
+                external_id=hook.params["RecordingSid"],
+                status="completed",
+                rank=recording_rank("completed"),
+                url=event.url,
+                duration=round(event.duration),
+                meta={"source": "RecordVerb", "flow": call.flow_id},
+            )
+        )
     conversation.turn = turn + 1
     responder = Responder(runtime, hook, exchange, key)
     if conversation.ivr is not None and not conversation.ivr.ended:
@@ -327,23 +329,10 @@ async def answer_action(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWe
     return await _finish(exchange, responder, key, twiml, webhook)
 
 
-async def _recorded(db: AsyncSession, hook: SignedWebhook, call: Call, event: RecordResult) -> None:
-    await upsert_recording(
-        db,
-        project_id=call.project_id,
-        call=call,
-        recording_sid=hook.params["RecordingSid"],
-        status="completed",
-        url=event.url,
-        duration=round(event.duration),
-        meta={"source": "RecordVerb", "flow": call.flow_id},
-    )
-
-
-async def answer_resume(db: AsyncSession, hook: SignedWebhook) -> str:
+async def answer_resume(runtime: TwilioRuntime, hook: SignedWebhook) -> str:
     """After call control played DTMF into the call: carry on with the latest answer."""
     voice = parse_form(VoiceRequest, hook.params)
-    call = await find_call(db, "twilio", voice.call_sid)
-    if call is None or call.project_id != hook.account.project_id:
+    edit = await runtime.store.load(CallRef(carrier="twilio", carrier_call_id=voice.call_sid))
+    if edit is None or edit.call.project_id != hook.account.project_id:
         return answers.hangup()
-    return load(call).latest_reply() or answers.hangup()
+    return load(edit.call).latest_reply() or answers.hangup()

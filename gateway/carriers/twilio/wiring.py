@@ -22,7 +22,7 @@ V1_CONTROLLERS: list[Any] = []
 @asynccontextmanager
 async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
     """Start what the carrier needs while the service runs; register its `CallPlacer` in app.state.placers."""
-    twilio = TwilioRuntime.start(settings, app.state)
+    twilio = TwilioRuntime.start(settings, app.state, app.state.database, app.state.call_store)
     app.state.twilio = twilio
     app.state.placers["twilio"] = TwilioPlacer(twilio)
     app.state.call_controls["twilio"] = TwilioCallControl(twilio)

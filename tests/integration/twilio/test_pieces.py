@@ -1,26 +1,20 @@
-"""The Twilio adapter's small parts on their own: the group-commit writer against a real database, and the pure
-helpers (form parsing, numbers, TwiML answers, SIP URIs, the stored conversation, masked input events)."""
+"""The Twilio adapter's small pure parts on their own: form parsing, numbers, TwiML answers, SIP URIs, the stored
+conversation, masked input events (new calls' group commit is the call store's, see tests/integration/calls)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
-from gateway.calls.draft import CallDraft
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.bridge import BridgeRequest, dial_livekit, sip_uri
 from gateway.carriers.twilio.conversation import MAX_REPLIES, VOICE, Conversation
 from gateway.carriers.twilio.voice import called_number, caller_number, describe_input
 from gateway.carriers.twilio.webhook import _form_pairs, parse_body
-from gateway.carriers.twilio.writer import CallWriter, event_row
-from gateway.db.engine import create_engine, session_factory
-from gateway.db.models import Call, CallEvent, Project
 from gateway.errors import InvalidInput
 from gateway.ivr import Digits, Silence, Speech, TransferResult
 from gateway.livekit.bridging import bridge_credentials
@@ -29,50 +23,6 @@ from tests.support.twilio import parse_twiml
 from tests.support.twilio.twiml import Dial, Record, Reject
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-
-
-def draft(number: int, call_sid: str) -> CallDraft:
-    return CallDraft(
-        id=f"call_{number:04d}",
-        project_id="prj_w",
-        direction="inbound",
-        carrier="twilio",
-        carrier_call_id=call_sid,
-        status="ringing",
-        created_at=NOW,
-        updated_at=NOW,
-        lifecycle={"state": "ringing"},
-    )
-
-
-@pytest.mark.db
-def test_the_writer_inserts_a_burst_together_and_reports_duplicates(database_url: str) -> None:
-    async def scenario() -> tuple[list[bool], int, int, int]:
-        engine = create_engine(database_url)
-        async with session_factory(engine)() as db:
-            db.add(Project(id="prj_w", slug="w", name="W", settings={}))
-            await db.commit()
-        writer = CallWriter(engine)
-        writer.start()
-        calls = [draft(i, f"CA{i:032x}") for i in range(8)] + [draft(99, f"CA{3:032x}")]
-        results = await asyncio.gather(
-            *(
-                writer.insert(call.row(), [event_row(call.id, 1, "status.ringing", "twilio", {}, NOW)])
-                for call in calls
-            )
-        )
-        again = await writer.insert(calls[0].row(), [])
-        await writer.stop()
-        async with session_factory(engine)() as db:
-            stored = await db.scalar(select(func.count()).select_from(Call))
-            events = await db.scalar(select(func.count()).select_from(CallEvent))
-        await engine.dispose()
-        return [*results, again], int(stored or 0), int(events or 0), writer.batches
-
-    results, stored, events, batches = asyncio.run(scenario())
-    assert results == [True] * 8 + [False, False]
-    assert (stored, events) == (8, 8)
-    assert batches <= 3
 
 
 @given(st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=6))

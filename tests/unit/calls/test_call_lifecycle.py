@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,9 +114,13 @@ any_update = st.builds(
     sequence=st.none() | st.integers(0, 6),
     duration=st.none() | st.integers(0, 100),
     sip_code=st.none() | st.sampled_from([180, 183, 200, 404, 408, 480, 486, 487, 500, 603]),
-    if_answered=st.none() | st.just(CallState.COMPLETED),
     reason=st.none() | st.sampled_from(["room closed", "far end hung up"]),
     reason_rank=st.integers(0, 2),
+    authority=st.integers(0, 1),
+).flatmap(
+    lambda update: st.just(update)
+    if update.state not in TERMINAL_STATES
+    else st.sampled_from([update, msgspec.structs.replace(update, if_answered=CallState.COMPLETED)])
 )
 
 
