@@ -13,9 +13,9 @@ import msgspec
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.db.models import DispatchRule, PhoneNumber, Project, Trunk
+from gateway.db.models import DispatchRule, Project, Trunk
 from gateway.ids import new_id
-from gateway.routing_table import load_table
+from gateway.routing_table import bound_numbers, load_table
 from routing import dispatch
 from routing.model import ProjectRouting
 
@@ -71,15 +71,7 @@ async def read(sessions: async_sessionmaker[AsyncSession], project_id: str) -> S
         if project is None:
             return None
         trunks = list((await db.scalars(select(Trunk).where(Trunk.project_id == project_id))).all())
-        bound: dict[str, list[str]] = {}
-        rows = await db.execute(
-            select(PhoneNumber.trunk_id, PhoneNumber.e164).where(
-                PhoneNumber.project_id == project_id, PhoneNumber.trunk_id.is_not(None)
-            )
-        )
-        for trunk_id, e164 in rows:
-            if trunk_id is not None:
-                bound.setdefault(trunk_id, []).append(e164)
+        bound = await bound_numbers(db, project_id)
         rules = list(
             (await db.scalars(select(DispatchRule).where(DispatchRule.project_id == project_id))).all()
         )

@@ -16,7 +16,7 @@ import msgspec
 
 from gateway.calls.draft import CallDraft
 from gateway.db.models import Call
-from gateway.ivr import CallState as IvrState
+from gateway.ivr import IvrState
 from routing.model import Target
 
 VOICE = "voice"

@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.phone import to_e164
 from gateway.calls.draft import CallDraft
 from gateway.calls.lifecycle import CallSnapshot, CallState, StatusUpdate, state_from_twilio, transition
+from gateway.calls.phone import to_e164
 from gateway.calls.records import apply_status, find_call
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.conversation import CLAIM_SECONDS, VOICE, Conversation, load
@@ -42,7 +42,7 @@ from gateway.ivr import (
     render_twiml,
     twilio_event,
 )
-from routing.model import Call as RoutingCall
+from routing.model import RouteQuery
 from routing.numbers import is_canonical_e164, is_plausible_e164, is_withheld, sip_user_part
 
 log = logging.getLogger("trunkline.twilio")
@@ -201,7 +201,7 @@ async def _answer_inbound(
     call = exchange.call
     webhook = exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
     responder = Responder(runtime, hook, exchange, VOICE)
-    incoming = RoutingCall(
+    incoming = RouteQuery(
         to=voice.to,
         from_=voice.from_,
         trunk=call.trunk_id,
