@@ -27,9 +27,10 @@ run: venv ## start the gateway (SQLite under ./data, flows from ./ivr_flows, Liv
 test: venv sysdeps lint typecheck ## the whole suite: lint, types, unit and integration tests on SQLite and PostgreSQL
 	$(BIN)/pytest -q -p no:cacheprovider
 
-lint: venv ## ruff lint and format check
+lint: venv ## ruff lint and format check, import layers (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 fmt: venv ## format the code
 	$(BIN)/ruff check --fix .

@@ -34,11 +34,11 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.ivr import (
     Action,
-    CallContext,
     ConnectAgent,
     DialSip,
     Digits,
     FlowRegistry,
+    IvrContext,
     RecordResult,
     TransferResult,
     advance,
@@ -73,7 +73,7 @@ def bench_steps(count: int) -> dict[str, float]:
     registry.load_all()
     main_menu = registry.get("main_menu")
     assert main_menu is not None
-    ctx = CallContext(
+    ctx = IvrContext(
         caller="+447911123000",
         called="+442079460000",
         call_id="CA" + "0" * 32,

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from routing.index import build_index
 from routing.model import (
     AgentTarget,
-    Call,
     CallerMatch,
     FlowTarget,
     Match,
@@ -33,6 +32,7 @@ from routing.model import (
     ProjectRouting,
     RejectTarget,
     Route,
+    RouteQuery,
     Schedule,
     ScheduleMatch,
     Target,
@@ -95,7 +95,7 @@ def project_table(project: int) -> ProjectRouting:
     )
 
 
-def make_calls(projects: int, count: int, seed: int = 7) -> list[tuple[str, Call]]:
+def make_calls(projects: int, count: int, seed: int = 7) -> list[tuple[str, RouteQuery]]:
     rng = random.Random(seed)
     start = datetime(2025, 3, 3, tzinfo=UTC)
     times = [start + timedelta(minutes=10 * slot) for slot in range(14 * 24 * 6)]
@@ -113,7 +113,7 @@ def make_calls(projects: int, count: int, seed: int = 7) -> list[tuple[str, Call
             to = f"{base}{rng.randrange(5, 10)}{rng.randrange(10_000):04d}"
         headers = header_sets[rng.choice((0, 0, 0, 0, 0, 1, 2))]
         at = rng.choice(times)
-        calls.append((f"p{project}", Call(to=to, from_=rng.choice(CALLERS), headers=headers, at=at)))
+        calls.append((f"p{project}", RouteQuery(to=to, from_=rng.choice(CALLERS), headers=headers, at=at)))
     return calls
 
 

@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     v1 = Router(
         path="/v1",
-        route_handlers=[*CONTROLLERS, *twilio_wiring.V1_CONTROLLERS, *livekit_wiring.V1_CONTROLLERS],
+        route_handlers=[*CONTROLLERS, *twilio_wiring.V1_CONTROLLERS],
         middleware=[RequestSession(), ApiKeyAuthMiddleware],
         guards=[role_guard],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},

@@ -99,7 +99,7 @@ def cmd_routes_explain(args: argparse.Namespace, settings: Settings) -> int:
 
     from gateway.db.models import Project
     from gateway.routing_table import load_table
-    from routing.model import Call, Decision, target_label
+    from routing.model import Decision, RouteQuery, target_label
     from routing.numbers import mask
     from routing.resolve import explain
 
@@ -115,7 +115,7 @@ def cmd_routes_explain(args: argparse.Namespace, settings: Settings) -> int:
         project = await session.scalar(select(Project).where(Project.slug == args.project))
         if project is None:
             return None
-        call = Call(to=args.to, from_=args.caller, trunk=args.trunk, headers=headers, at=at)
+        call = RouteQuery(to=args.to, from_=args.caller, trunk=args.trunk, headers=headers, at=at)
         return explain(await load_table(session, project), call, unavailable=frozenset(args.unavailable))
 
     decision = _with_database(settings, work)

@@ -1,16 +1,19 @@
-"""The bridge from stored routes to the pure routing engine: build a project's `ProjectRouting` from the DB."""
+"""The bridge from stored routes to the pure routing engine: build a project's `ProjectRouting` from the DB,
+and compile it into the LiveKit dispatch rules (`compiled_dispatch`: one function for the sync and the API)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Agent, Project, Trunk
+from gateway.db.models import Agent, PhoneNumber, Project, Trunk
 from gateway.db.models import Route as RouteRow
+from routing.compile import CompiledRules, compile_dispatch
+from routing.dispatch import ROUTER_AGENT
 from routing.model import ProjectRouting, Route, Target
 from routing.validate import Problem, validate
 
@@ -54,3 +57,49 @@ async def agent_names(db: AsyncSession, project_id: str) -> set[str]:
 
 async def check_table(db: AsyncSession, table: ProjectRouting, known_flows: Collection[str]) -> list[Problem]:
     return validate(table, known_flows, await agent_names(db, table.project_id))
+
+
+def trunk_numbers(config: Mapping[str, Any], bound: Sequence[str]) -> list[str]:
+    """A trunk's numbers: those in its config plus the phone numbers bound to it, once each, sorted."""
+    return sorted({*config.get("numbers", []), *bound})
+
+
+async def bound_numbers(db: AsyncSession, project_id: str) -> dict[str, list[str]]:
+    """Trunk id -> the project's phone numbers bound to it through `/v1/numbers`."""
+    bound: dict[str, list[str]] = {}
+    rows = await db.execute(
+        select(PhoneNumber.trunk_id, PhoneNumber.e164).where(
+            PhoneNumber.project_id == project_id, PhoneNumber.trunk_id.is_not(None)
+        )
+    )
+    for trunk_id, e164 in rows:
+        if trunk_id is not None:
+            bound.setdefault(trunk_id, []).append(e164)
+    return bound
+
+
+def compiled_dispatch(
+    table: ProjectRouting,
+    trunks: Iterable[Trunk],
+    bound: Mapping[str, Sequence[str]],
+    livekit_id: Callable[[Trunk], str | None],
+) -> CompiledRules:
+    """The dispatch rules the LiveKit sync creates for `table`: one per inbound trunk's numbers (its config's
+    plus those bound to it), keyed by `livekit_id(trunk)`; trunks for which it gives None are left out."""
+    numbers: dict[str, list[str]] = {}
+    for trunk in trunks:
+        key = livekit_id(trunk) if trunk.direction == "inbound" else None
+        if key is not None:
+            numbers[key] = trunk_numbers(trunk.config, bound.get(trunk.id, []))
+    return compile_dispatch(table, numbers, router_agent=ROUTER_AGENT)
+
+
+async def compiled_rules(db: AsyncSession, project: Project) -> CompiledRules:
+    """What `compiled_dispatch` gives for the project as stored; trunks not yet in LiveKit show their own id."""
+    trunks = (await db.scalars(select(Trunk).where(Trunk.project_id == project.id))).all()
+    return compiled_dispatch(
+        await load_table(db, project),
+        trunks,
+        await bound_numbers(db, project.id),
+        lambda trunk: trunk.livekit_trunk_id or trunk.id,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from routing.matching import CallContext, CompiledRoute, requirements
+from routing.matching import CompiledRoute, MatchContext, requirements
 from routing.model import Decision, RejectTarget, Target, TraceEntry, target_label
 
 __all__ = ["NO_MATCH_TARGET", "decide"]
@@ -20,7 +20,7 @@ NO_MATCH_TARGET = RejectTarget(reason="unavailable")
 
 def decide(
     candidates: Sequence[CompiledRoute],
-    context: CallContext,
+    context: MatchContext,
     unavailable: frozenset[str],
     default_target: Target | None,
     numbers_checked: bool = False,
@@ -67,7 +67,7 @@ def _won(
 
 
 def _without_route(
-    context: CallContext,
+    context: MatchContext,
     unavailable: frozenset[str],
     default_target: Target | None,
     default_needs: frozenset[str] | None,

@@ -15,7 +15,11 @@ import msgspec
 
 from routing.model import Target
 
+ROUTER_AGENT = "trunkline-router"
+"""The dispatch name of the gateway's own agent, which resolves at call time what LiveKit cannot express."""
+
 __all__ = [
+    "ROUTER_AGENT",
     "CreateSIPDispatchRuleRequest",
     "DispatchMetadata",
     "RoomAgentDispatch",

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from routing.decide import decide
-from routing.matching import CallContext, CompiledRoute, Shared, requirements
-from routing.model import Call, Decision, ProjectRouting, Target
+from routing.matching import CompiledRoute, MatchContext, Shared, requirements
+from routing.model import Decision, ProjectRouting, RouteQuery, Target
 
 __all__ = ["ProjectIndex", "RoutingIndex", "UnknownProject", "build_index", "build_project_index"]
 
@@ -102,7 +102,7 @@ class ProjectIndex:
         enabled = [route for route in bucket.candidates if route.enabled]
         if enabled and not enabled[0].unconditional:
             return
-        context = CallContext(Call(to=number, at=_BUILD_TIME), self.default_region, number)
+        context = MatchContext(RouteQuery(to=number, at=_BUILD_TIME), self.default_region, number)
         decision = decide(bucket.candidates, context, _NOTHING, self.default_target)
         bucket.static = decision
         bucket.static_needs = requirements(decision.target)
@@ -142,23 +142,23 @@ class ProjectIndex:
             return self.default_region
         return self.trunk_regions.get(trunk, self.default_region)
 
-    def resolve(self, call: Call, unavailable: frozenset[str] = _NOTHING) -> Decision:
+    def resolve(self, call: RouteQuery, unavailable: frozenset[str] = _NOTHING) -> Decision:
         """Never raises for bad input: an invalid dialled number is in the reason."""
         bucket = self._exact.get(call.to)
         if bucket is not None:
             static = bucket.static
             if static is not None and (not unavailable or unavailable.isdisjoint(bucket.static_needs)):
                 return static
-            context = CallContext(call, self.region_for(call.trunk), call.to)
+            context = MatchContext(call, self.region_for(call.trunk), call.to)
             candidates = bucket.candidates
         else:
-            context = CallContext(call, self.region_for(call.trunk))
+            context = MatchContext(call, self.region_for(call.trunk))
             candidates = self.candidates(context.to_e164)
         return decide(candidates, context, unavailable, self.default_target, True, self._default_needs)
 
-    def explain(self, call: Call, unavailable: frozenset[str] = _NOTHING) -> Decision:
+    def explain(self, call: RouteQuery, unavailable: frozenset[str] = _NOTHING) -> Decision:
         """Like `resolve`, but evaluates every route, so the trace covers the whole table."""
-        context = CallContext(call, self.region_for(call.trunk))
+        context = MatchContext(call, self.region_for(call.trunk))
         return decide(self.routes, context, unavailable, self.default_target)
 
 
@@ -182,7 +182,9 @@ class RoutingIndex:
         except KeyError:
             raise UnknownProject(project_id) from None
 
-    def resolve(self, project_id: str, call: Call, *, unavailable: frozenset[str] = _NOTHING) -> Decision:
+    def resolve(
+        self, project_id: str, call: RouteQuery, *, unavailable: frozenset[str] = _NOTHING
+    ) -> Decision:
         project = self._projects.get(project_id)
         if project is None:
             raise UnknownProject(project_id)

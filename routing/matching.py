@@ -16,12 +16,12 @@ import msgspec
 
 from routing.model import (
     AgentTarget,
-    Call,
     CallerMatch,
     FlowTarget,
     ForwardTarget,
     RejectTarget,
     Route,
+    RouteQuery,
     Schedule,
     Target,
     TraceEntry,
@@ -32,7 +32,7 @@ from routing.model import (
 from routing.numbers import InvalidNumber, caller_region, is_canonical_e164, is_withheld, normalize
 from routing.schedule import CompiledSchedule
 
-__all__ = ["CallContext", "CompiledCaller", "CompiledRoute", "NumberSet", "Shared", "requirements"]
+__all__ = ["CompiledCaller", "CompiledRoute", "MatchContext", "NumberSet", "Shared", "requirements"]
 
 LIVEKIT = "livekit"
 _H = TypeVar("_H", bound=Hashable)
@@ -90,12 +90,12 @@ class NumberSet:
         return any(len(low) == len(e164) and low <= e164 <= high for low, high in self.ranges)
 
 
-class CallContext:
+class MatchContext:
     """One call's facts, normalised once and lazily (the caller is parsed only if a route asks about it)."""
 
     __slots__ = ("_caller", "_headers", "call", "region", "to_e164", "to_invalid")
 
-    def __init__(self, call: Call, region: str, to_e164: str | None = None) -> None:
+    def __init__(self, call: RouteQuery, region: str, to_e164: str | None = None) -> None:
         self.call = call
         self.region = region
         self.to_invalid: str | None = None
@@ -154,7 +154,7 @@ class CompiledCaller:
         self.withheld = caller.withheld
         self.has_positive = bool(self.allow or self.prefixes or self.countries)
 
-    def why_not(self, context: CallContext) -> str | None:
+    def why_not(self, context: MatchContext) -> str | None:
         withheld, number = context.caller()
         if withheld:
             if self.withheld == "exclude":
@@ -324,7 +324,7 @@ class CompiledRoute:
             kinds.append("schedule " + ("open" if self.schedule_when_open else "closed"))
         return kinds
 
-    def why_not(self, context: CallContext, number_checked: bool = False) -> str | None:
+    def why_not(self, context: MatchContext, number_checked: bool = False) -> str | None:
         """None when every condition holds for the call, else why the route does not match.
 
         `number_checked`: the caller already knows the dialled number matches (an index candidate).

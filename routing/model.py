@@ -26,7 +26,6 @@ import msgspec
 __all__ = [
     "SIP_REJECT_STATUS",
     "AgentTarget",
-    "Call",
     "CallerMatch",
     "Decision",
     "DispatchOptions",
@@ -38,6 +37,7 @@ __all__ = [
     "RejectTarget",
     "Route",
     "RouteDecodeError",
+    "RouteQuery",
     "Schedule",
     "ScheduleException",
     "ScheduleMatch",
@@ -293,7 +293,7 @@ class ProjectRouting(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
 # --- calls and decisions ------------------------------------------------------------------------------------
 
 
-class Call(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class RouteQuery(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """An incoming call as routing sees it. `to`/`from_` are raw (E.164, national, SIP user part...)."""
 
     to: str

@@ -8,12 +8,14 @@ tests, the CLI's `routes explain`).
 from __future__ import annotations
 
 from routing.index import ProjectIndex
-from routing.model import Call, Decision, ProjectRouting
+from routing.model import Decision, ProjectRouting, RouteQuery
 
 __all__ = ["explain", "resolve"]
 
 
-def resolve(table: ProjectRouting, call: Call, *, unavailable: frozenset[str] = frozenset()) -> Decision:
+def resolve(
+    table: ProjectRouting, call: RouteQuery, *, unavailable: frozenset[str] = frozenset()
+) -> Decision:
     """Pick one target for `call`, with the reason and a trace of the candidate routes.
 
     Deterministic: routes run by priority (lower first), then id; the first enabled route whose conditions
@@ -24,6 +26,8 @@ def resolve(table: ProjectRouting, call: Call, *, unavailable: frozenset[str] = 
     return ProjectIndex(table).resolve(call, unavailable)
 
 
-def explain(table: ProjectRouting, call: Call, *, unavailable: frozenset[str] = frozenset()) -> Decision:
+def explain(
+    table: ProjectRouting, call: RouteQuery, *, unavailable: frozenset[str] = frozenset()
+) -> Decision:
     """The same decision as `resolve`, with every route of the table in the trace."""
     return ProjectIndex(table).explain(call, unavailable)

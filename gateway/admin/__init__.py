@@ -5,12 +5,15 @@ from __future__ import annotations
 from gateway.admin.agents import AgentController
 from gateway.admin.api_keys import ApiKeyController
 from gateway.admin.audit_logs import AuditLogController
+from gateway.admin.call_control import CallControlController
 from gateway.admin.calls import CallController
 from gateway.admin.dispatch_rules import DispatchRuleController
 from gateway.admin.flows import FlowController
 from gateway.admin.numbers import NumberController
 from gateway.admin.projects import ProjectController
 from gateway.admin.routes import RouteController
+from gateway.admin.sessions import SessionController
+from gateway.admin.sync import SyncController
 from gateway.admin.trunks import TrunkController
 from gateway.admin.webhooks import WebhookController
 
@@ -26,4 +29,7 @@ CONTROLLERS = [
     CallController,
     AuditLogController,
     WebhookController,
+    SyncController,
+    CallControlController,
+    SessionController,
 ]

@@ -13,11 +13,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
-from gateway.admin.phone import to_e164
 from gateway.auth.principal import Principal
 from gateway.calls.guard import check_destination
 from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
+from gateway.calls.phone import to_e164
 from gateway.calls.store import CallStore, NewCall
 from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
 from gateway.db.types import utcnow

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
-from gateway.admin.phone import all_e164
 from gateway.auth.principal import Principal
+from gateway.calls.phone import all_e164
 from gateway.db.models import DispatchRule, Project, Trunk
 from gateway.errors import InvalidInput
 from gateway.ids import new_id

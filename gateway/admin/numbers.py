@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped
-from gateway.admin.phone import to_e164
 from gateway.auth.principal import Principal
+from gateway.calls.phone import to_e164
 from gateway.db.models import PhoneNumber, Project, Trunk
 from gateway.errors import Conflict, InvalidInput
 from gateway.ids import new_id

@@ -18,20 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
 from gateway.auth.principal import Principal
-from gateway.db.models import Project, Trunk
+from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
-from gateway.routing_table import check_table, input_of, load_table
+from gateway.routing_table import check_table, compiled_rules, input_of, load_table
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
-from routing.compile import CompiledRules, compile_dispatch
-from routing.model import Call, Decision, DispatchOptions, Match, Target
+from routing.compile import CompiledRules
+from routing.model import Decision, DispatchOptions, Match, RouteQuery, Target
 from routing.resolve import explain
-
-ROUTER_AGENT = "trunkline-router"
-"""The dispatch name of the gateway's own agent, which resolves at call time what LiveKit cannot express."""
 
 
 class RouteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -201,7 +198,7 @@ class RouteController(Controller):
         at = data.at or utcnow()
         if at.tzinfo is None:
             raise InvalidInput("`at` needs a time zone, e.g. 2026-03-29T00:30:00Z.", field="at")
-        call = Call(to=data.to, from_=data.from_, trunk=data.trunk_id, headers=data.headers, at=at)
+        call = RouteQuery(to=data.to, from_=data.from_, trunk=data.trunk_id, headers=data.headers, at=at)
         return explain(await load_table(db, project), call, unavailable=frozenset(data.unavailable))
 
     @get(
@@ -212,13 +209,7 @@ class RouteController(Controller):
     async def compiled(self, db: Db, principal: Caller) -> CompiledRules:
         project = await db.get(Project, principal.project_id)
         assert project is not None
-        trunks = (
-            await db.scalars(
-                select(Trunk).where(Trunk.project_id == principal.project_id, Trunk.direction == "inbound")
-            )
-        ).all()
-        numbers = {t.livekit_trunk_id or t.id: list(t.config.get("numbers", [])) for t in trunks}
-        return compile_dispatch(await load_table(db, project), numbers, router_agent=ROUTER_AGENT)
+        return await compiled_rules(db, project)
 
     @get("/{route_id:str}", operation_id="getRoute", summary="Get a route")
     async def get_route(self, db: Db, principal: Caller, route_id: FromPath[str]) -> RouteOut:

@@ -240,7 +240,7 @@ class TranscriptSegment(Base):
     confidence: Mapped[float | None]
 
 
-class Session(Timestamps, Base):
+class WebSession(Timestamps, Base):
     __tablename__ = "sessions"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project_id: Mapped[str] = project_fk()

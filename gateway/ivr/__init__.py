@@ -22,10 +22,10 @@ Flows on disk::
 
 The engine (pure; no I/O; `flows` is the registry or any mapping of id -> LoadedFlow)::
 
-    turn = start(flow: LoadedFlow, ctx: CallContext, flows) -> Turn        # Turn(state, actions)
-    turn = advance(state: CallState, event: Event, flows, now=None) -> Turn
-    CallContext(caller, called, call_id, now: aware datetime, variables)
-    encode_state(state) -> bytes / decode_state(bytes) -> CallState       # store per call; any replica continues
+    turn = start(flow: LoadedFlow, ctx: IvrContext, flows) -> Turn        # Turn(state, actions)
+    turn = advance(state: IvrState, event: Event, flows, now=None) -> Turn
+    IvrContext(caller, called, call_id, now: aware datetime, variables)
+    encode_state(state) -> bytes / decode_state(bytes) -> IvrState       # store per call; any replica continues
     state.versions                                                         # ["main_menu@1a2b3c4d5e6f", ...]
 
     Events: Digits, Speech, Silence, HttpResult, TransferResult, RecordResult, CallerHangup
@@ -74,13 +74,11 @@ from gateway.ivr.loader import load_flow_text
 from gateway.ivr.problems import FlowInvalid, FlowProblem
 from gateway.ivr.registry import FlowInUse, FlowRegistry
 from gateway.ivr.run import FlowLookup
-from gateway.ivr.state import CallContext, CallState, Outcome, Turn, decode_state, encode_state
+from gateway.ivr.state import IvrContext, IvrState, Outcome, Turn, decode_state, encode_state
 from gateway.ivr.twiml import UnrenderableAction, render_twiml, twilio_event
 
 __all__ = [
     "Action",
-    "CallContext",
-    "CallState",
     "CallerHangup",
     "ConnectAgent",
     "DialNumber",
@@ -100,6 +98,8 @@ __all__ = [
     "Hangup",
     "HttpRequest",
     "HttpResult",
+    "IvrContext",
+    "IvrState",
     "LoadedFlow",
     "Outcome",
     "Play",

@@ -26,7 +26,7 @@ from gateway.ivr.problems import FlowProblem
 from gateway.ivr.registry import FLOW_SUFFIX, FlowRegistry
 from gateway.ivr.schema import TESTS_DIR, schema_files
 from gateway.ivr.simulate import simulate
-from gateway.ivr.state import CallContext
+from gateway.ivr.state import IvrContext
 
 __all__ = ["default_flows_dir", "main"]
 
@@ -158,7 +158,7 @@ def _simulate(flows_dir: Path, args: argparse.Namespace, stdin: TextIO, out: Tex
     if now.tzinfo is None:
         print("--at needs a time zone, e.g. 2025-03-04T10:00:00+00:00", file=out)
         return 2
-    ctx = CallContext(caller=args.caller, called=args.called, call_id="CA" + "5" * 32, now=now)
+    ctx = IvrContext(caller=args.caller, called=args.called, call_id="CA" + "5" * 32, now=now)
 
     def read(prompt: str) -> str | None:
         out.write(prompt)

@@ -1,7 +1,7 @@
 """The IVR engine: a pure state machine over a flow.
 
 ``start(flow, ctx, flows) -> Turn`` and ``advance(state, event, flows) -> Turn``; a `Turn` carries the new
-`CallState` (small, serialisable) and the actions to perform. The engine does no I/O: an `http` step yields
+`IvrState` (small, serialisable) and the actions to perform. The engine does no I/O: an `http` step yields
 an `HttpRequest` action and waits for an `HttpResult` event; `goto`/`include` find other flows through the
 `flows` lookup passed in. It knows nothing of TwiML or HTTP.
 
@@ -18,17 +18,17 @@ from gateway.ivr.actions import Hangup, is_final
 from gateway.ivr.events import CallerHangup, Event
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.run import FlowLookup, Run
-from gateway.ivr.state import CallContext, CallState, Outcome, Turn
+from gateway.ivr.state import IvrContext, IvrState, Outcome, Turn
 
 __all__ = ["MAX_STEPS_PER_TURN", "advance", "start"]
 
 MAX_STEPS_PER_TURN = 100
 
 
-def start(flow: LoadedFlow, ctx: CallContext, flows: FlowLookup) -> Turn:
+def start(flow: LoadedFlow, ctx: IvrContext, flows: FlowLookup) -> Turn:
     """Begin `flow` for a new call and run it up to the first thing the caller hears and answers."""
     if ctx.now.tzinfo is None:
-        raise ValueError("CallContext.now must be timezone-aware")
+        raise ValueError("IvrContext.now must be timezone-aware")
     variables = {
         **flow.flow.variables,
         **ctx.variables,
@@ -36,7 +36,7 @@ def start(flow: LoadedFlow, ctx: CallContext, flows: FlowLookup) -> Turn:
         "called": ctx.called,
         "call_id": ctx.call_id,
     }
-    state = CallState(
+    state = IvrState(
         call_id=ctx.call_id,
         flow=flow.id,
         step=flow.flow.start,
@@ -50,7 +50,7 @@ def start(flow: LoadedFlow, ctx: CallContext, flows: FlowLookup) -> Turn:
     return run.turn()
 
 
-def advance(state: CallState, event: Event, flows: FlowLookup, *, now: datetime | None = None) -> Turn:
+def advance(state: IvrState, event: Event, flows: FlowLookup, *, now: datetime | None = None) -> Turn:
     """Apply what happened on the call to `state`. `now` (aware) defaults to the call's start time."""
     if state.wait == "done":
         reason = state.outcome.detail if state.outcome is not None else "completed"

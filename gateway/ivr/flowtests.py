@@ -33,7 +33,7 @@ from gateway.ivr.problems import FlowProblem
 from gateway.ivr.run import FlowLookup
 from gateway.ivr.session import Session, describe_state, transfer_target
 from gateway.ivr.source import decode_yaml
-from gateway.ivr.state import CallContext
+from gateway.ivr.state import IvrContext
 
 __all__ = [
     "FlowTestFile",
@@ -204,7 +204,7 @@ def _run(suite: FlowTestFile, test: FlowTest, flows: FlowLookup) -> tuple[list[s
         unmatched.append(f"{request.method} {request.url}")
         return HttpResult(error="no canned reply")
 
-    context = CallContext(
+    context = IvrContext(
         caller=test.caller or suite.caller,
         called=test.called or suite.called,
         call_id="CA" + "0" * 32,

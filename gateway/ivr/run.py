@@ -27,7 +27,7 @@ from gateway.ivr.actions import (
 from gateway.ivr.conditions import ConditionEnv
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.prompts import PromptSpec, prompt_items
-from gateway.ivr.state import CallState, Frame, Outcome, Turn, WaitKind
+from gateway.ivr.state import Frame, IvrState, Outcome, Turn, WaitKind
 from gateway.ivr.steps import Step
 from gateway.ivr.templates import render, render_header, render_url
 
@@ -44,9 +44,7 @@ class FlowLookup(Protocol):
 
 
 class Run:
-    def __init__(
-        self, state: CallState, flows: FlowLookup, now: datetime, current: LoadedFlow | None
-    ) -> None:
+    def __init__(self, state: IvrState, flows: FlowLookup, now: datetime, current: LoadedFlow | None) -> None:
         self.flows = flows
         self.now = now
         self.state_in = state
@@ -185,7 +183,7 @@ class Run:
     # --- result ----------------------------------------------------------------------------------------
 
     def turn(self) -> Turn:
-        state = CallState(
+        state = IvrState(
             call_id=self.state_in.call_id,
             flow=self.flow_id,
             step=self.step_id,

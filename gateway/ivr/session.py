@@ -26,7 +26,7 @@ from gateway.ivr.engine import advance, start
 from gateway.ivr.events import Event, HttpResult
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.run import FlowLookup
-from gateway.ivr.state import CallContext, CallState, Turn
+from gateway.ivr.state import IvrContext, IvrState, Turn
 
 __all__ = ["Session", "describe_action", "describe_state", "heard", "transfer_target"]
 
@@ -34,7 +34,7 @@ Fetch = Callable[[HttpRequest], HttpResult]
 
 
 class Session:
-    def __init__(self, flow: LoadedFlow, ctx: CallContext, flows: FlowLookup, fetch: Fetch) -> None:
+    def __init__(self, flow: LoadedFlow, ctx: IvrContext, flows: FlowLookup, fetch: Fetch) -> None:
         self.flows = flows
         self.requests: list[HttpRequest] = []
         self._fetch = fetch
@@ -56,7 +56,7 @@ class Session:
         return self.turns[-1]
 
     @property
-    def state(self) -> CallState:
+    def state(self) -> IvrState:
         return self.turn.state
 
     def send(self, event: Event, *, now: datetime | None = None) -> Turn:
@@ -112,7 +112,7 @@ def describe_action(action: Action) -> str | None:
     return f"(transfer to {target})" if target else None
 
 
-def describe_state(state: CallState) -> str:
+def describe_state(state: IvrState) -> str:
     """``hangup: after_hours``, ``transferred: agent sales``, or ``waiting: input`` while the call goes on."""
     if state.outcome is not None:
         return str(state.outcome)

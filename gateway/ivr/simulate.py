@@ -20,7 +20,7 @@ from gateway.ivr.events import (
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.run import FlowLookup
 from gateway.ivr.session import Session, describe_action, describe_state
-from gateway.ivr.state import CallContext
+from gateway.ivr.state import IvrContext
 
 __all__ = ["HELP", "simulate"]
 
@@ -33,7 +33,7 @@ _TRANSFER_RESULTS: tuple[TransferStatus, ...] = ("completed", "busy", "no-answer
 
 def simulate(
     flow: LoadedFlow,
-    ctx: CallContext,
+    ctx: IvrContext,
     flows: FlowLookup,
     fetch: Callable[[HttpRequest], HttpResult],
     *,

@@ -1,6 +1,6 @@
 """The engine's per-call data: what the call started with, where it is, and what a turn produced.
 
-`CallState` is small and serialisable (`encode_state` / `decode_state`), so an adapter can store it per call
+`IvrState` is small and serialisable (`encode_state` / `decode_state`), so an adapter can store it per call
 and any replica can continue the call.
 """
 
@@ -15,9 +15,9 @@ from gateway.ivr.actions import Action
 
 __all__ = [
     "BUILTIN_VARIABLES",
-    "CallContext",
-    "CallState",
     "Frame",
+    "IvrContext",
+    "IvrState",
     "Outcome",
     "OutcomeKind",
     "Turn",
@@ -33,7 +33,7 @@ WaitKind: TypeAlias = Literal["input", "http", "transfer", "record", "done"]
 OutcomeKind: TypeAlias = Literal["hangup", "transferred", "caller_hangup", "failed"]
 
 
-class CallContext(msgspec.Struct, frozen=True, kw_only=True):
+class IvrContext(msgspec.Struct, frozen=True, kw_only=True):
     """The call a flow starts for. `now` must be timezone-aware (business hours depend on it)."""
 
     caller: str
@@ -60,7 +60,7 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
         return f"{self.kind}: {self.detail}" if self.detail else self.kind
 
 
-class CallState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+class IvrState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     call_id: str
     flow: str
     step: str
@@ -81,16 +81,16 @@ class CallState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
 
 class Turn(msgspec.Struct, frozen=True, gc=False):
-    state: CallState
+    state: IvrState
     actions: list[Action]
 
 
-_decoder = msgspec.json.Decoder(CallState)
+_decoder = msgspec.json.Decoder(IvrState)
 
 
-def encode_state(state: CallState) -> bytes:
+def encode_state(state: IvrState) -> bytes:
     return msgspec.json.encode(state)
 
 
-def decode_state(data: bytes | str) -> CallState:
+def decode_state(data: bytes | str) -> IvrState:
     return _decoder.decode(data)

@@ -117,11 +117,6 @@ def _comparable(info: Info) -> Info:
 # --- trunks -----------------------------------------------------------------------------------------------
 
 
-def trunk_numbers(config: Mapping[str, Any], bound: Sequence[str]) -> list[str]:
-    """A trunk's numbers: those in its config plus the phone numbers bound to it, once each, sorted."""
-    return sorted({*config.get("numbers", []), *bound})
-
-
 def inbound_trunk(
     project_id: str,
     trunk_id: str,

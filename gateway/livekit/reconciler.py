@@ -17,12 +17,11 @@ from typing import Literal
 import msgspec
 from livekit import api
 
-from gateway.admin.routes import ROUTER_AGENT
 from gateway.db.database import Database
 from gateway.db.types import utcnow
 from gateway.errors import AppError
+from gateway.routing_table import compiled_dispatch, trunk_numbers
 from routing import dispatch
-from routing.compile import compile_dispatch
 
 from . import desired as want
 from . import sync_store as store
@@ -102,7 +101,7 @@ class _Run:
     def _wanted_trunks(self) -> list[Wanted]:
         wanted = []
         for trunk in self.stored.trunks:
-            numbers = want.trunk_numbers(trunk.config, self.stored.bound_numbers.get(trunk.id, []))
+            numbers = trunk_numbers(trunk.config, self.stored.bound_numbers.get(trunk.id, []))
             build = want.inbound_trunk if trunk.direction == "inbound" else want.outbound_trunk
             kind: want.Kind = "inbound_trunk" if trunk.direction == "inbound" else "outbound_trunk"
             info = build(self.project_id, trunk.id, trunk.name, trunk.config, trunk.auth_password, numbers)
@@ -145,13 +144,11 @@ class _Run:
         if table is None:
             self.compiled = []
             return wanted, keep
-        numbers = {
-            self.trunk_ids[t.id]: want.trunk_numbers(t.config, self.stored.bound_numbers.get(t.id, []))
-            for t in self.stored.trunks
-            if t.direction == "inbound" and t.id in self.trunk_ids
-        }
         try:
-            self.compiled = compile_dispatch(table, numbers, router_agent=ROUTER_AGENT).rules
+            compiled = compiled_dispatch(
+                table, self.stored.trunks, self.stored.bound_numbers, lambda t: self.trunk_ids.get(t.id)
+            )
+            self.compiled = compiled.rules
         except (AppError, ValueError) as exc:
             self.errors.append(f"routes could not be compiled into dispatch rules: {exc}")
             keep.update(self.stored.compiled_rows)

@@ -14,9 +14,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.database import Database
-from gateway.db.models import DispatchRule, PhoneNumber, Project, Trunk
+from gateway.db.models import DispatchRule, Project, Trunk
 from gateway.ids import new_id
-from gateway.routing_table import load_table
+from gateway.routing_table import bound_numbers, load_table
 from routing import dispatch
 from routing.model import ProjectRouting
 
@@ -72,15 +72,7 @@ async def read(database: Database, project_id: str) -> Stored | None:
         if project is None:
             return None
         trunks = list((await db.scalars(select(Trunk).where(Trunk.project_id == project_id))).all())
-        bound: dict[str, list[str]] = {}
-        rows = await db.execute(
-            select(PhoneNumber.trunk_id, PhoneNumber.e164).where(
-                PhoneNumber.project_id == project_id, PhoneNumber.trunk_id.is_not(None)
-            )
-        )
-        for trunk_id, e164 in rows:
-            if trunk_id is not None:
-                bound.setdefault(trunk_id, []).append(e164)
+        bound = await bound_numbers(db, project_id)
         rules = list(
             (await db.scalars(select(DispatchRule).where(DispatchRule.project_id == project_id))).all()
         )

@@ -1,4 +1,7 @@
-"""What LiveKit adds to the service: HTTP handlers, /v1 controllers, and its runtime (placer, reconciler)."""
+"""What LiveKit adds to the service: HTTP handlers and its runtime (placer, reconciler).
+
+Its /v1 controllers (sync, call control, web sessions) live in `gateway.admin`.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +13,14 @@ from typing import Any
 
 from litestar import Litestar
 
-from gateway.sessions.api import SessionController
 from gateway.settings import Settings
 
-from .control_api import CallControlController
 from .ingest import livekit_webhook
 from .runtime import LiveKitRuntime
-from .sync_api import SyncController
 from .sync_loop import ChangeWatch
 
 HANDLERS: list[Any] = [livekit_webhook]
 """Handlers mounted at the root (e.g. /webhooks/livekit)."""
-V1_CONTROLLERS: list[Any] = [SyncController, CallControlController, SessionController]
-"""Controllers mounted under /v1 (authenticated)."""
 
 
 @asynccontextmanager

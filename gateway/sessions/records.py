@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Session
+from gateway.db.models import WebSession
 
 SESSION_ATTR = "trunkline.session_id"
 PROJECT_ATTR = "trunkline.project_id"
@@ -22,9 +22,11 @@ def is_session_room(room: str) -> bool:
     return room.startswith(ROOM_PREFIX)
 
 
-async def _session(db: AsyncSession, project_id: str, session_id: str) -> Session | None:
-    row: Session | None = await db.scalar(
-        select(Session).where(Session.id == session_id, Session.project_id == project_id).with_for_update()
+async def _session(db: AsyncSession, project_id: str, session_id: str) -> WebSession | None:
+    row: WebSession | None = await db.scalar(
+        select(WebSession)
+        .where(WebSession.id == session_id, WebSession.project_id == project_id)
+        .with_for_update()
     )
     return row
 

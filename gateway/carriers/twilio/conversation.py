@@ -15,7 +15,7 @@ import time
 import msgspec
 
 from gateway.db.models import Call
-from gateway.ivr import CallState as IvrState
+from gateway.ivr import IvrState
 from routing.model import Target
 
 VOICE = "voice"

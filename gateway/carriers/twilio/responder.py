@@ -26,13 +26,13 @@ from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
 from gateway.db.models import Call
 from gateway.ivr import (
-    CallContext,
     ConnectAgent,
     DialNumber,
     DialSip,
     Event,
     HttpRequest,
     HttpResult,
+    IvrContext,
     RecordResult,
     TransferResult,
     Turn,
@@ -50,11 +50,11 @@ from routing.model import (
     FlowTarget,
     ForwardTarget,
     RejectTarget,
+    RouteQuery,
     Target,
     VoicemailTarget,
     target_label,
 )
-from routing.model import Call as RoutingCall
 
 log = logging.getLogger("trunkline.twilio")
 
@@ -89,7 +89,7 @@ class Responder:
 
     # --- routing --------------------------------------------------------------------------------------------
 
-    async def route(self, incoming: RoutingCall) -> str:
+    async def route(self, incoming: RouteQuery) -> str:
         """Resolve the call and answer its target; a target that turns out unavailable is routed around."""
         unavailable = self.account.unavailable(livekit_ready=self.rt.livekit_ready(self.account))
         for _ in range(MAX_ROUTING_ATTEMPTS):
@@ -214,7 +214,7 @@ class Responder:
         # The flow's caller is the person on the line: the callee of an outbound call.
         inbound = call.direction == "inbound"
         remote, local = (call.from_e164, call.to_e164) if inbound else (call.to_e164, call.from_e164)
-        context = CallContext(caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables={})
+        context = IvrContext(caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables={})
         return await self.run_ivr(start(loaded, context, self.rt.flows))
 
     async def continue_flow(self, event: Event) -> str:

@@ -14,8 +14,8 @@ import logging
 import time
 from typing import Any
 
-from gateway.admin.phone import to_e164
 from gateway.calls.lifecycle import CallState, StatusUpdate, state_from_twilio
+from gateway.calls.phone import to_e164
 from gateway.calls.recordings import RecordingReport
 from gateway.calls.store import CallEdit, CallRef, CallStore, NewCall
 from gateway.carriers.twilio import answers
@@ -38,7 +38,7 @@ from gateway.ivr import (
     render_twiml,
     twilio_event,
 )
-from routing.model import Call as RoutingCall
+from routing.model import RouteQuery
 from routing.numbers import is_canonical_e164, is_plausible_e164, is_withheld, sip_user_part
 
 log = logging.getLogger("trunkline.twilio")
@@ -189,7 +189,7 @@ async def _answer_inbound(
     call = exchange.call
     webhook = exchange.event("twilio.voice", {"call_status": voice.call_status, "direction": voice.direction})
     responder = Responder(runtime, hook, exchange, VOICE)
-    incoming = RoutingCall(
+    incoming = RouteQuery(
         to=voice.to,
         from_=voice.from_,
         trunk=call.trunk_id,

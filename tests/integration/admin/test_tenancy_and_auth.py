@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import Role
 from gateway.bootstrap import create_key
-from gateway.db.models import Call, Session
+from gateway.db.models import Call, WebSession
 from gateway.ids import new_id
 from gateway.settings import Settings
 from tests.conftest import Api, run_db
@@ -42,7 +42,7 @@ def _objects_of(api: Api, settings: Settings) -> dict[str, str]:
         return call.id
 
     async def add_session(session: AsyncSession) -> str:
-        row = Session(id=new_id("ses"), project_id=project_id, room="r", identity="visitor", meta={})
+        row = WebSession(id=new_id("ses"), project_id=project_id, room="r", identity="visitor", meta={})
         session.add(row)
         await session.commit()
         return row.id

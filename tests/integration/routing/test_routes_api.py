@@ -150,3 +150,18 @@ def test_cli_explains_a_call_from_the_database(api: Api, settings: Settings) -> 
     human = subprocess.run(command[:-1], env=env, capture_output=True, text=True, check=False, timeout=60)
     assert "agent:sales" in human.stdout
     assert "4420" not in human.stdout, "numbers are masked in the CLI's output"
+
+
+def test_numbers_bound_to_a_trunk_are_in_the_compiled_rules(api: Api) -> None:
+    """`/v1/routes/compiled` shows what the LiveKit sync creates: the trunk's own numbers and those bound to it."""
+    api.create("/v1/agents", {"name": "sales"})
+    trunk = api.create("/v1/trunks", {"direction": "inbound", "name": "uk", "numbers": ["+442079460018"]})
+    api.create("/v1/routes", {"name": "all", "target": {"type": "agent", "agent": "sales"}})
+
+    def numbers_of_trunk() -> set[str]:
+        rules = api.get("/v1/routes/compiled").json()["rules"]
+        return {n for rule in rules if rule.get("trunk_ids") == [trunk["id"]] for n in rule["numbers"]}
+
+    assert numbers_of_trunk() == {"+442079460018"}
+    api.create("/v1/numbers", {"number": "+442079460019", "trunk_id": trunk["id"]})
+    assert numbers_of_trunk() == {"+442079460018", "+442079460019"}

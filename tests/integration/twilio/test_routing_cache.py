@@ -17,8 +17,7 @@ from gateway.db.engine import create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
-from routing.model import Call as RoutingCall
-from routing.model import target_label
+from routing.model import RouteQuery, target_label
 from tests.integration.twilio.harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -124,7 +123,7 @@ def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str) -> 
             await db.commit()
         now = [0.0]
         directory = AccountDirectory(sessions, ttl=5.0, clock=lambda: now[0])
-        incoming = RoutingCall(to=NUMBER, from_=CALLER, at=datetime.now(UTC))
+        incoming = RouteQuery(to=NUMBER, from_=CALLER, at=datetime.now(UTC))
 
         async def target() -> str:
             account = await directory.get(ACCOUNT_SID)

@@ -118,9 +118,11 @@ any_update = st.builds(
     reason_rank=st.integers(0, 2),
     authority=st.integers(0, 1),
 ).flatmap(
-    lambda update: st.just(update)
-    if update.state not in TERMINAL_STATES
-    else st.sampled_from([update, msgspec.structs.replace(update, if_answered=CallState.COMPLETED)])
+    lambda update: (
+        st.just(update)
+        if update.state not in TERMINAL_STATES
+        else st.sampled_from([update, msgspec.structs.replace(update, if_answered=CallState.COMPLETED)])
+    )
 )
 
 

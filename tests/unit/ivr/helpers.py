@@ -6,7 +6,7 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.ivr import CallContext, FlowInvalid, FlowProblem, HttpResult, LoadedFlow, load_flow_text
+from gateway.ivr import FlowInvalid, FlowProblem, HttpResult, IvrContext, LoadedFlow, load_flow_text
 from gateway.ivr.actions import HttpRequest
 from gateway.ivr.session import Session
 
@@ -29,8 +29,8 @@ def problems_of(
     return []
 
 
-def context(caller: str = "+447911123000", now: datetime = TUESDAY_10AM, **variables: str) -> CallContext:
-    return CallContext(
+def context(caller: str = "+447911123000", now: datetime = TUESDAY_10AM, **variables: str) -> IvrContext:
+    return IvrContext(
         caller=caller, called="+442079460000", call_id="CA" + "1" * 32, now=now, variables=variables
     )
 
@@ -42,7 +42,7 @@ def no_http(request: HttpRequest) -> HttpResult:
 def session(
     loaded: LoadedFlow,
     flows: dict[str, LoadedFlow] | None = None,
-    ctx: CallContext | None = None,
+    ctx: IvrContext | None = None,
     fetch=no_http,
 ) -> Session:
     return Session(loaded, ctx or context(), flows or {loaded.id: loaded}, fetch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from routing.model import Call, Match, ProjectRouting, Route, Target
+from routing.model import Match, ProjectRouting, Route, RouteQuery, Target
 
 WEDNESDAY_NOON = datetime(2025, 6, 11, 12, 0, tzinfo=UTC)
 LONDON_DID = "+442079460000"
@@ -21,8 +21,8 @@ def call(
     trunk: str | None = None,
     headers: dict[str, str] | None = None,
     at: datetime = WEDNESDAY_NOON,
-) -> Call:
-    return Call(to=to, from_=from_, trunk=trunk, headers=headers or {}, at=at)
+) -> RouteQuery:
+    return RouteQuery(to=to, from_=from_, trunk=trunk, headers=headers or {}, at=at)
 
 
 def route(route_id: str, target: Target, *, priority: int = 100, **options: Any) -> Route:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from routing.model import (
-    Call,
     CallerMatch,
     FlowTarget,
     OpeningHours,
     RejectTarget,
+    RouteQuery,
     Schedule,
     ScheduleMatch,
 )
@@ -24,7 +24,7 @@ HIT = FlowTarget(flow="hit")
 MISS = RejectTarget(reason="declined")
 
 
-def outcome(rule_options: dict[str, Any], the_call: Call) -> bool:
+def outcome(rule_options: dict[str, Any], the_call: RouteQuery) -> bool:
     """True when the route with `rule_options` takes the call (the default answers otherwise)."""
     routes = table(route("r", HIT, **rule_options), default=MISS)
     decision = resolve(routes, the_call)

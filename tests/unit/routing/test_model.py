@@ -10,11 +10,11 @@ import pytest
 from routing.model import (
     SIP_REJECT_STATUS,
     AgentTarget,
-    Call,
     ForwardTarget,
     RejectTarget,
     Route,
     RouteDecodeError,
+    RouteQuery,
     route_from_json,
     routing_from_json,
     to_json,
@@ -139,8 +139,8 @@ def test_forward_accepts_a_number_or_a_sip_uri() -> None:
 
 def test_call_needs_an_aware_time_and_uses_from_on_the_wire() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        Call(to="+442079460000", at=datetime(2025, 1, 1))
-    wire = msgspec.json.decode(to_json(Call(to="+1", from_="+2", at=datetime(2025, 1, 1, tzinfo=UTC))))
+        RouteQuery(to="+442079460000", at=datetime(2025, 1, 1))
+    wire = msgspec.json.decode(to_json(RouteQuery(to="+1", from_="+2", at=datetime(2025, 1, 1, tzinfo=UTC))))
     assert wire["from"] == "+2"
 
 

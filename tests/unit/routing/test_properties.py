@@ -13,7 +13,6 @@ from routing.dispatch import decode_dispatch_metadata
 from routing.index import build_index
 from routing.model import (
     AgentTarget,
-    Call,
     CallerMatch,
     Decision,
     FlowTarget,
@@ -23,6 +22,7 @@ from routing.model import (
     ProjectRouting,
     RejectTarget,
     Route,
+    RouteQuery,
     Schedule,
     ScheduleMatch,
     Target,
@@ -88,7 +88,7 @@ def tables(draw: st.DrawFn) -> ProjectRouting:
 
 
 calls = st.builds(
-    Call,
+    RouteQuery,
     to=st.sampled_from([*DIDS, "+442079460003", "020 7946 0014", "+12015550123", "12", "not a number"]),
     from_=st.sampled_from(CALLERS),
     trunk=st.none() | st.sampled_from(TRUNKS),
@@ -109,7 +109,7 @@ def essence(decision: Decision) -> tuple[object, ...]:
 @settings(max_examples=300, deadline=None)
 @given(tables(), calls, unavailable_sets)
 def test_resolve_is_deterministic_and_independent_of_storage_order(
-    table: ProjectRouting, call: Call, unavailable: frozenset[str]
+    table: ProjectRouting, call: RouteQuery, unavailable: frozenset[str]
 ) -> None:
     decision = resolve(table, call, unavailable=unavailable)
     assert resolve(table, call, unavailable=unavailable) == decision
@@ -124,7 +124,7 @@ def test_resolve_is_deterministic_and_independent_of_storage_order(
 @settings(max_examples=300, deadline=None)
 @given(tables(), calls, unavailable_sets)
 def test_every_call_gets_a_decision_and_the_index_agrees_with_a_full_scan(
-    table: ProjectRouting, call: Call, unavailable: frozenset[str]
+    table: ProjectRouting, call: RouteQuery, unavailable: frozenset[str]
 ) -> None:
     indexed = build_index([table]).resolve("p", call, unavailable=unavailable)
     scanned = explain(table, call, unavailable=unavailable)
@@ -135,7 +135,7 @@ def test_every_call_gets_a_decision_and_the_index_agrees_with_a_full_scan(
 
 @settings(max_examples=300, deadline=None)
 @given(tables(), calls, unavailable_sets)
-def test_priority_is_respected(table: ProjectRouting, call: Call, unavailable: frozenset[str]) -> None:
+def test_priority_is_respected(table: ProjectRouting, call: RouteQuery, unavailable: frozenset[str]) -> None:
     decision = explain(table, call, unavailable=unavailable)
     by_id = {route.id: route for route in table.routes}
     outcomes = [entry.outcome for entry in decision.trace]
@@ -157,7 +157,7 @@ def test_priority_is_respected(table: ProjectRouting, call: Call, unavailable: f
 @given(tables(), calls, unavailable_sets, matches, targets, st.integers(-1, 5))
 def test_an_added_rule_that_does_not_match_never_changes_the_decision(
     table: ProjectRouting,
-    call: Call,
+    call: RouteQuery,
     unavailable: frozenset[str],
     match: Match,
     target: Target,
@@ -188,7 +188,7 @@ def test_an_added_rule_that_does_not_match_never_changes_the_decision(
 def test_arbitrary_text_in_a_call_never_raises(
     table: ProjectRouting, to: str, from_: str, headers: dict[str, str]
 ) -> None:
-    call = Call(to=to, from_=from_, headers=headers, at=datetime(2025, 1, 1, tzinfo=UTC))
+    call = RouteQuery(to=to, from_=from_, headers=headers, at=datetime(2025, 1, 1, tzinfo=UTC))
     decision = resolve(table, call)
     assert decision.target is not None
     assert decision.reason
@@ -197,7 +197,7 @@ def test_arbitrary_text_in_a_call_never_raises(
 @settings(max_examples=300, deadline=None)
 @given(matches, matches, calls)
 def test_a_route_reported_as_shadowed_never_matches_a_call_its_shadow_misses(
-    first: Match, second: Match, call: Call
+    first: Match, second: Match, call: RouteQuery
 ) -> None:
     earlier = Route(id="a", priority=1, match=first, target=FlowTarget(flow="menu"))
     later = Route(id="b", priority=2, match=second, target=FlowTarget(flow="menu"))
@@ -214,7 +214,7 @@ def test_a_route_reported_as_shadowed_never_matches_a_call_its_shadow_misses(
 @settings(max_examples=200, deadline=None)
 @given(tables(), st.lists(st.sampled_from([*DIDS, "+442079460003"]), min_size=1, max_size=4), calls)
 def test_rules_decided_at_compile_time_agree_with_resolve(
-    table: ProjectRouting, numbers: list[str], call: Call
+    table: ProjectRouting, numbers: list[str], call: RouteQuery
 ) -> None:
     compiled = compile_dispatch(table, {"ST_a": numbers}, router_agent="router")
     for rule in compiled.rules:
@@ -224,6 +224,6 @@ def test_rules_decided_at_compile_time_agree_with_resolve(
             continue
         for number in rule.numbers:
             at_call_time = resolve(
-                table, Call(to=number, from_=call.from_, trunk="ST_a", headers=call.headers, at=call.at)
+                table, RouteQuery(to=number, from_=call.from_, trunk="ST_a", headers=call.headers, at=call.at)
             )
             assert (at_call_time.target, at_call_time.route_id) == (metadata.target, metadata.route_id)

@@ -18,17 +18,15 @@ from sqlalchemy import select
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
 from gateway.calls.outbound import deep_merge
-from gateway.db.models import Agent, Project
-from gateway.db.models import Session as SessionRow
+from gateway.db.models import Agent, Project, WebSession
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.livekit.runtime import LiveKitRuntime
 from gateway.livekit.types import AgentSpec
+from gateway.sessions.records import PROJECT_ATTR, SESSION_ATTR
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
-
-from .records import PROJECT_ATTR, SESSION_ATTR
 
 Identity = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 Status = Literal["active", "ended"]
@@ -75,7 +73,7 @@ class SessionStarted(SessionOut, kw_only=True):
     expires_at: datetime
 
 
-def render(row: SessionRow) -> SessionOut:
+def render(row: WebSession) -> SessionOut:
     meta = row.meta or {}
     joined = meta.get("joined_at")
     return SessionOut(
@@ -144,7 +142,7 @@ class SessionController(Controller):
             attributes={SESSION_ATTR: session_id, PROJECT_ATTR: project.id},
         )
         now = utcnow()
-        row = SessionRow(
+        row = WebSession(
             id=session_id,
             project_id=project.id,
             room=session_id,
@@ -188,19 +186,19 @@ class SessionController(Controller):
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
     ) -> Page[SessionOut]:
-        stmt = select(SessionRow).where(SessionRow.project_id == principal.project_id)
+        stmt = select(WebSession).where(WebSession.project_id == principal.project_id)
         if status:
-            stmt = stmt.where(SessionRow.status == status)
+            stmt = stmt.where(WebSession.status == status)
         if agent_id:
-            stmt = stmt.where(SessionRow.agent_id == agent_id)
+            stmt = stmt.where(WebSession.agent_id == agent_id)
         if identity:
-            stmt = stmt.where(SessionRow.identity == identity)
+            stmt = stmt.where(WebSession.identity == identity)
         if since:
-            stmt = stmt.where(SessionRow.created_at >= since)
+            stmt = stmt.where(WebSession.created_at >= since)
         if until:
-            stmt = stmt.where(SessionRow.created_at < until)
-        return await page(db, stmt, SessionRow, limit, after, render)
+            stmt = stmt.where(WebSession.created_at < until)
+        return await page(db, stmt, WebSession, limit, after, render)
 
     @get("/{session_id:str}", operation_id="getSession", summary="Get a web session")
     async def get_session(self, db: Db, principal: Caller, session_id: FromPath[str]) -> SessionOut:
-        return render(await scoped(db, SessionRow, session_id, principal))
+        return render(await scoped(db, WebSession, session_id, principal))

@@ -8,11 +8,10 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.admin.crud import commit_audited
+from gateway.livekit.reconciler import Reconciler, SyncReport, SyncStatus
+from gateway.livekit.sync_plan import OpView
+from gateway.livekit.sync_store import ObjectState
 from gateway.web.deps import Caller, Db
-
-from .reconciler import Reconciler, SyncReport, SyncStatus
-from .sync_plan import OpView
-from .sync_store import ObjectState
 
 
 class SyncView(msgspec.Struct, kw_only=True):

@@ -17,11 +17,11 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import commit_audited, scoped
-from gateway.admin.phone import to_e164
 from gateway.auth.principal import Principal
 from gateway.calls.control import CallControl, DtmfIn, TransferIn
 from gateway.calls.guard import check_destination
 from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
+from gateway.calls.phone import to_e164
 from gateway.calls.store import CallEdit, CallRef, CallStore
 from gateway.db.models import Call, Project
 from gateway.db.types import utcnow
