@@ -118,14 +118,14 @@ def api(client: TestClient[Any]) -> Api:
 
 def run_db(settings: Settings, work: Any) -> Any:
     """Run `await work(session)` against the test database from outside the app (a second connection)."""
-    from gateway.db.engine import session_factory
+    from gateway.db.database import Database
 
     async def run() -> Any:
-        engine = create_engine(settings.async_database_url)
+        database = Database(settings.async_database_url)
         try:
-            async with session_factory(engine)() as session:
+            async with database.session() as session:
                 return await work(session)
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     return asyncio.run(run())

@@ -131,7 +131,7 @@ class CallControlController(Controller):
         details: dict[str, object] = {"to": shown, "ok": outcome.ok, "sip_status": outcome.sip_status}
 
         def transferred(edit: CallEdit) -> None:
-            if outcome.ok and edit.call.end_reason is None:
+            if outcome.ok:  # the reason the call leaves here, whatever the leg's own end says
                 edit.call.end_reason = f"transferred to {shown}"
 
         details = {**details, "detail": outcome.detail}

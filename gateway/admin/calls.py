@@ -21,7 +21,7 @@ from gateway.calls.phone import to_e164
 from gateway.calls.store import CallStore, NewCall
 from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
 from gateway.db.types import utcnow
-from gateway.errors import InvalidInput, UpstreamUnavailable
+from gateway.errors import AppError, InvalidInput, UpstreamUnavailable
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 
@@ -205,7 +205,7 @@ async def place_outbound(
     )
     await placer.check(db, project, data)
     state.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
-    await db.rollback()  # only read so far; the call store runs its own transactions
+    await db.commit()  # only read so far (commit keeps what was read); the call store runs its own transactions
 
     store: CallStore = state.call_store
     config = deep_merge(agent.config if agent else {}, data.overrides)
@@ -250,10 +250,12 @@ async def place_outbound(
             f"{exc.detail} The call {edit.call.id} was recorded as failed; retry later.",
             extra={"call_id": edit.call.id},
         ) from None
-    except Exception:
-        edit.fold(StatusUpdate(state=CallState.FAILED, at=utcnow()), source="api")
-        edit.call.end_reason = edit.call.end_reason or "the call could not be placed"
+    except Exception as exc:  # refused by the carrier (or a bug): the recorded intent says how it ended
+        detail = exc.detail if isinstance(exc, AppError) else "the call could not be placed"
+        edit.fold(StatusUpdate(state=CallState.FAILED, at=utcnow()), source="api", data={"error": detail})
+        edit.call.end_reason = edit.call.end_reason or f"{data.carrier} refused: {detail}"[:200]
         await store.save(edit)
+        await _audit_call(db, principal, edit.call)
         raise
     call = edit.call
     call.carrier_call_id = placed.carrier_call_id or call.carrier_call_id

@@ -213,9 +213,8 @@ def _mirror(call: Call, before: CallSnapshot, snap: CallSnapshot) -> None:
     call.duration_s = snap.connected_seconds
     call.sip_status = snap.sip_code
     call.last_sequence = snap.last_sequence if snap.last_sequence is not None else -1
-    reason = snap.end_reason
-    if reason is not None and call.end_reason in (None, before.end_reason):
-        call.end_reason = reason
+    if call.end_reason is None or call.end_reason == before.end_reason:  # not set by anyone but the lifecycle
+        call.end_reason = snap.end_reason
 
 
 def _new_row(new: NewCall) -> Call:

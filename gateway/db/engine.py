@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from gateway.db.fair_pool import FairAsyncPool
@@ -72,7 +72,3 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if kwargs.pop("no_pool", False):
         kwargs["poolclass"] = NullPool
     return create_async_engine(url, **kwargs)
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)

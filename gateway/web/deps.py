@@ -46,9 +46,11 @@ class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         source_ip = connection.client.host if connection.client else None
-        principal = await authenticate(
-            request_session(connection), connection.headers.get("authorization"), source_ip
-        )
+        session = request_session(connection)
+        try:
+            principal = await authenticate(session, connection.headers.get("authorization"), source_ip)
+        finally:
+            await session.commit()  # a read: end it, so the handler starts with no transaction open
         return AuthenticationResult(user=principal, auth=principal.key_id)
 
 

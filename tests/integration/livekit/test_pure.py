@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from livekit import api
 from livekit.protocol import models as proto_models
 
-from gateway.calls.lifecycle import CallSnapshot, CallState
+from gateway.calls.lifecycle import CallState, StatusUpdate, fold
 from gateway.livekit import bridging, desired
 from gateway.livekit.call_effects import participant_effect, room_effect, sip_effect
 from gateway.livekit.sync_plan import Wanted, digest, plan
@@ -101,7 +101,7 @@ def _sip_event(
 
 def test_answered_comes_from_the_call_status_and_ringing_calls_are_watched() -> None:
     event, participant = _sip_event("participant_joined", "active")
-    effect = sip_effect(event, participant, direction="inbound", snapshot=CallSnapshot())  # type: ignore[arg-type]
+    effect = sip_effect(event, participant, direction="inbound")  # type: ignore[arg-type]
     assert effect.update is not None
     assert (effect.update.state, effect.update.at) == (
         CallState.ANSWERED,
@@ -109,11 +109,11 @@ def test_answered_comes_from_the_call_status_and_ringing_calls_are_watched() -> 
     )
     assert effect.watch is None
     event, participant = _sip_event("participant_joined", "ringing")
-    ringing = sip_effect(event, participant, direction="inbound", snapshot=CallSnapshot())  # type: ignore[arg-type]
+    ringing = sip_effect(event, participant, direction="inbound")  # type: ignore[arg-type]
     assert ringing.update is not None
     assert ringing.update.state is CallState.RINGING
     assert ringing.watch == ("r", "caller")
-    outbound = sip_effect(event, participant, direction="outbound", snapshot=CallSnapshot())  # type: ignore[arg-type]
+    outbound = sip_effect(event, participant, direction="outbound")  # type: ignore[arg-type]
     assert outbound.watch is None, "outbound calls learn their answer from the dial"
 
 
@@ -122,29 +122,35 @@ def test_how_a_leaving_participant_ends_the_call() -> None:
     event, participant = _sip_event(
         "participant_left", "active", proto_models.DisconnectReason.CLIENT_INITIATED
     )
-    done = sip_effect(event, participant, direction="inbound", snapshot=CallSnapshot(answered_at=answered_at))  # type: ignore[arg-type]
+    done = sip_effect(event, participant, direction="inbound")  # type: ignore[arg-type]
     assert done.update is not None
-    assert (done.update.state, done.update.duration, done.end_reason) == (
+    ended = fold([StatusUpdate(state=CallState.ANSWERED, at=answered_at), done.update])
+    assert (ended.state, ended.connected_seconds, ended.end_reason) == (
         CallState.COMPLETED,
         5,
         "far end hung up",
     )
+    assert fold([done.update, StatusUpdate(state=CallState.ANSWERED, at=answered_at)]) == ended
     event, participant = _sip_event(
         "participant_left", "ringing", proto_models.DisconnectReason.USER_REJECTED
     )
-    busy = sip_effect(event, participant, direction="outbound", snapshot=CallSnapshot())  # type: ignore[arg-type]
+    busy = sip_effect(event, participant, direction="outbound")  # type: ignore[arg-type]
     assert busy.update is not None
-    assert (busy.update.state, busy.end_reason) == (CallState.BUSY, None), "the dial's SIP status explains it"
-    gave_up = sip_effect(event, participant, direction="inbound", snapshot=CallSnapshot())  # type: ignore[arg-type]
+    assert (busy.update.state, fold([busy.update]).end_reason) == (CallState.BUSY, None), (
+        "the dial's SIP status explains it"
+    )
+    gave_up = sip_effect(event, participant, direction="inbound")  # type: ignore[arg-type]
     assert gave_up.update is not None
     assert gave_up.update.state is CallState.CANCELED
 
 
 def test_a_finished_room_completes_answered_calls_and_cancels_the_rest() -> None:
     event = parse_event(build_event("room_finished", room=proto_models.Room(name="r")))
-    assert room_effect(event, snapshot=CallSnapshot()).update.state is CallState.CANCELED  # type: ignore[union-attr]
-    answered = CallSnapshot(answered_at=datetime.now(UTC))
-    assert room_effect(event, snapshot=answered).update.state is CallState.COMPLETED  # type: ignore[union-attr]
+    update = room_effect(event).update
+    assert update is not None
+    assert fold([update]).state is CallState.CANCELED
+    answered = StatusUpdate(state=CallState.ANSWERED, at=datetime.now(UTC) - timedelta(seconds=5))
+    assert fold([update, answered]).state is CallState.COMPLETED
 
 
 def test_the_bridge_trunk_and_rule_are_marked_derived_and_stable() -> None:
@@ -206,22 +212,19 @@ def _bridged_event(name: str, reason: int = 0) -> tuple[LiveKitEvent, Participan
 
 def test_a_bridged_leg_is_noted_on_its_carrier_call_and_never_changes_its_status() -> None:
     event, participant = _bridged_event("participant_joined")
-    answered = CallSnapshot(answered_at=datetime.now(UTC))
-    joined = participant_effect(event, participant, carrier="twilio", direction="inbound", snapshot=answered)
+    joined = participant_effect(event, participant, carrier="twilio", direction="inbound")
     assert (joined.update, joined.note, joined.room, joined.watch) == (None, "bridge.joined", "call_1", None)
     assert joined.carrier_call_id is None, "the Twilio call keeps its CallSid"
     assert (joined.data["agent"], joined.data["sip_call_id"]) == ("sales", "SCL_9")
     assert "14155550123" not in str(joined.data)
 
     event, participant = _bridged_event("participant_left", proto_models.DisconnectReason.CLIENT_INITIATED)
-    left = participant_effect(event, participant, carrier="twilio", direction="inbound", snapshot=answered)
-    assert (left.update, left.note, left.end_reason) == (None, "bridge.left", None)
-    placed = participant_effect(
-        event, participant, carrier="livekit", direction="outbound", snapshot=answered
-    )
+    left = participant_effect(event, participant, carrier="twilio", direction="inbound")
+    assert (left.update, left.note) == (None, "bridge.left")
+    placed = participant_effect(event, participant, carrier="livekit", direction="outbound")
     assert placed.update is not None
     assert placed.update.state is CallState.COMPLETED, "LiveKit's own calls end"
 
     finished = parse_event(build_event("room_finished", room=proto_models.Room(name="call_1")))
-    noted = room_effect(finished, snapshot=answered, carrier="twilio")
-    assert (noted.update, noted.note, noted.end_reason) == (None, "bridge.room_finished", None)
+    noted = room_effect(finished, carrier="twilio")
+    assert (noted.update, noted.note) == (None, "bridge.room_finished")

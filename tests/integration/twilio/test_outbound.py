@@ -135,7 +135,7 @@ def test_unanswered_outbound_calls_end_with_the_carrier_status(
     assert record["end_reason"] == f"twilio {status}"
 
 
-def test_twilio_refusing_the_call_is_a_422_and_records_nothing(outbound: Outbound) -> None:
+def test_twilio_refusing_the_call_is_a_422_and_the_intent_records_why(outbound: Outbound) -> None:
     other = "+442079460888"
     outbound.gw.create("/v1/numbers", {"number": other})
     response = outbound.gw.http.post(
@@ -143,7 +143,9 @@ def test_twilio_refusing_the_call_is_a_422_and_records_nothing(outbound: Outboun
     )
     assert response.status_code == 422, response.text
     assert response.json()["twilio_code"] == 21210
-    assert outbound.gw.calls() == []
+    (call,) = outbound.gw.calls()  # recorded before Twilio was asked: it says how it ended
+    assert call["status"] == "failed"
+    assert call["end_reason"].startswith("twilio refused: ")
 
 
 def test_an_unreachable_twilio_records_a_failed_call(database_url: str, tmp_path: Path) -> None:

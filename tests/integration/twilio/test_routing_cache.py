@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from gateway.carriers.twilio.directory import AccountDirectory
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.database import Database
 from gateway.db.migrate import upgrade
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
@@ -95,10 +95,10 @@ def test_a_deleted_agent_or_flow_sends_the_caller_to_the_fallback(database_url: 
 
 def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str) -> None:
     async def scenario() -> None:
-        engine = create_engine(database_url)
+        database = Database(database_url)
+        engine = database.engine
         await upgrade(engine)
-        sessions = session_factory(engine)
-        async with sessions() as db:
+        async with database.session() as db:
             db.add(
                 Project(
                     id="prj_x",
@@ -122,7 +122,7 @@ def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str) -> 
             )
             await db.commit()
         now = [0.0]
-        directory = AccountDirectory(sessions, ttl=5.0, clock=lambda: now[0])
+        directory = AccountDirectory(database, ttl=5.0, clock=lambda: now[0])
         incoming = RouteQuery(to=NUMBER, from_=CALLER, at=datetime.now(UTC))
 
         async def target() -> str:
