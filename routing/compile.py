@@ -66,6 +66,10 @@ class _Plan(msgspec.Struct, frozen=True):
     metadata: str
     options: DispatchOptions
     label: str
+    route_id: str | None = None
+    """The route decided when compiling (None: decided at call time, or no route matches)."""
+    agent: str | None = None
+    """The agent the route targets, when it targets one."""
 
 
 def compile_dispatch(
@@ -137,7 +141,8 @@ def _plan(
         target = index.default_target if index.default_target is not None else NO_MATCH_TARGET
     if isinstance(target, AgentTarget):
         metadata = DispatchMetadata(project_id=project_id, mode="target", route_id=route_id, target=target)
-        return _Plan(target.agent, _json(metadata), options, f"agent:{route_id or 'default'}")
+        label = f"agent:{route_id or 'default'}"
+        return _Plan(target.agent, _json(metadata), options, label, route_id, target.agent)
     needs[(route_id, _router_why(target, route_id))] = None
     return _router_plan(project_id, route_id, target, options, router_agent, "target")
 
@@ -151,7 +156,8 @@ def _router_plan(
     label: str,
 ) -> _Plan:
     metadata = DispatchMetadata(project_id=project_id, mode="target", route_id=route_id, target=target)
-    return _Plan(router_agent, _json(metadata), options, f"{label}:{route_id or 'default'}")
+    agent = target.agent if isinstance(target, AgentTarget) else None
+    return _Plan(router_agent, _json(metadata), options, f"{label}:{route_id or 'default'}", route_id, agent)
 
 
 def _router_why(target: Target, route_id: str | None) -> str:
@@ -188,8 +194,18 @@ def _dispatch_rule(options: DispatchOptions) -> SIPDispatchRule:
     )
 
 
+ROUTE_ATTR = "trunkline.route_id"
+AGENT_ATTR = "trunkline.agent"
+"""LiveKit copies a rule's attributes onto the SIP participants it admits: the call record learns from them which
+route (decided when compiling) and which agent served the call."""
+
+
 def _rule(project_id: str, trunk: str, plan: _Plan, numbers: list[str]) -> SIPDispatchRuleInfo:
     attributes = {"trunkline.project_id": project_id}
+    if plan.route_id is not None:
+        attributes[ROUTE_ATTR] = plan.route_id
+    if plan.agent is not None:
+        attributes[AGENT_ATTR] = plan.agent
     return SIPDispatchRuleInfo(
         rule=_dispatch_rule(plan.options),
         trunk_ids=[trunk],

@@ -205,7 +205,9 @@ async def place_outbound(
     )
     await placer.check(db, project, data)
     state.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
-    await db.commit()  # only read so far (commit keeps what was read); the call store runs its own transactions
+    await (
+        db.commit()
+    )  # only read so far (commit keeps what was read); the call store runs its own transactions
 
     store: CallStore = state.call_store
     config = deep_merge(agent.config if agent else {}, data.overrides)

@@ -81,6 +81,8 @@ class NewCall(msgspec.Struct, kw_only=True):
     to_e164: str = ""
     trunk_id: str | None = None
     livekit_room: str | None = None
+    route_id: str | None = None
+    agent_id: str | None = None
     meta: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -226,10 +228,8 @@ def _new_row(new: NewCall) -> Call:
         updated_at=now,
         lifecycle=msgspec.to_builtins(CallSnapshot(initiated_at=now)),
         last_sequence=-1,
-        route_id=None,
         flow_id=None,
         flow_version=None,
-        agent_id=None,
         ringing_at=None,
         answered_at=None,
         ended_at=None,

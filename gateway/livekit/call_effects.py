@@ -27,6 +27,7 @@ from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.store import NewCall
 from gateway.db.types import utcnow
 from gateway.logs import mask_text
+from routing.compile import AGENT_ATTR, ROUTE_ATTR
 from routing.numbers import InvalidNumber, is_plausible_e164, normalize
 
 from . import bridging
@@ -106,12 +107,19 @@ def _e164(raw: str) -> str:
 
 
 def inbound_call(
-    project_id: str, event: LiveKitEvent, participant: Participant, trunk_of: dict[str, str]
+    project_id: str,
+    event: LiveKitEvent,
+    participant: Participant,
+    trunk_of: dict[str, str],
+    agent_of: dict[str, str] | None = None,
 ) -> NewCall | None:
-    """The call record an inbound SIP leg opens (None without a SIP call id)."""
+    """The call record an inbound SIP leg opens (None without a SIP call id). The dispatch rule that admitted it
+    named the route and agent serving it (compiled rules' attributes, copied onto the participant by LiveKit);
+    `agent_of` maps agent names to ids."""
     sip = participant.sip
     if sip is None or not sip.call_id:
         return None
+    agent = participant.attributes.get(AGENT_ATTR, "")
     return NewCall(
         project_id=project_id,
         direction="inbound",
@@ -121,10 +129,13 @@ def inbound_call(
         to_e164=_e164(sip.trunk_phone_number),
         trunk_id=trunk_of.get(sip.trunk_id),
         livekit_room=room_of(event) or None,
+        route_id=participant.attributes.get(ROUTE_ATTR) or None,
+        agent_id=(agent_of or {}).get(agent) if agent else None,
         meta={
             "livekit_identity": participant.identity,
             "livekit_trunk_id": sip.trunk_id,
             "livekit_rule_id": sip.rule_id,
+            **({"agent": agent} if agent else {}),
         },
     )
 

@@ -90,11 +90,20 @@ class EventApplier:
         self.store = store
         self.database = database
 
-    async def apply(self, project_id: str, event: LiveKitEvent, trunk_of: dict[str, str]) -> Applied:
+    async def apply(
+        self,
+        project_id: str,
+        event: LiveKitEvent,
+        trunk_of: dict[str, str],
+        agent_of: dict[str, str] | None = None,
+    ) -> Applied:
+        """`agent_of` maps agent names to ids (an inbound call records the agent its dispatch rule named)."""
         match effect_of(event):
             case "call":
                 assert event.participant is not None
-                return await self._sip_participant(project_id, event, event.participant, trunk_of)
+                return await self._sip_participant(
+                    project_id, event, event.participant, trunk_of, agent_of or {}
+                )
             case "session":
                 assert event.participant is not None
                 await self._session(project_id, event, event.participant)
@@ -109,7 +118,12 @@ class EventApplier:
         return Applied("ignored")
 
     async def _sip_participant(
-        self, project_id: str, event: LiveKitEvent, participant: Participant, trunk_of: dict[str, str]
+        self,
+        project_id: str,
+        event: LiveKitEvent,
+        participant: Participant,
+        trunk_of: dict[str, str],
+        agent_of: dict[str, str],
     ) -> Applied:
         keys = keys_of(participant)
         effects: list[CallEffect] = []
@@ -126,7 +140,7 @@ class EventApplier:
                 return Applied("ignored")
             edit = changed[1]
         else:
-            new = inbound_call(project_id, event, participant, trunk_of)
+            new = inbound_call(project_id, event, participant, trunk_of, agent_of)
             if new is None:
                 return Applied("ignored")
             _, edit = await self.store.change_or_open(new, work)

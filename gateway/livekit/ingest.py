@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from gateway.db import receipts
 from gateway.db.database import Database
-from gateway.db.models import Project, Trunk
+from gateway.db.models import Agent, Project, Trunk
 from gateway.errors import Forbidden
 from gateway.settings import Settings
 
@@ -60,10 +60,12 @@ class Directory:
         self._keys: dict[str, tuple[str, list[str]]] = {}
         self._keys_at = -CACHE_SECONDS
         self._trunks: dict[str, tuple[float, dict[str, str]]] = {}
+        self._agents: dict[str, tuple[float, dict[str, str]]] = {}
 
     def invalidate(self) -> None:
         self._keys_at = -CACHE_SECONDS
         self._trunks.clear()
+        self._agents.clear()
 
     async def signer(self, api_key: str) -> tuple[str, list[str]] | None:
         """(secret, project ids) for an API key; several projects may share one LiveKit project."""
@@ -80,6 +82,20 @@ class Directory:
                         ids.append(project.id)
             self._keys, self._keys_at = keys, now
         return self._keys.get(api_key)
+
+    async def agents(self, project_id: str) -> dict[str, str]:
+        """Agent name -> agent id (live agents only)."""
+        now = time.monotonic()
+        cached = self._agents.get(project_id)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        async with self._database.session() as db:
+            rows = await db.execute(
+                select(Agent.name, Agent.id).where(Agent.project_id == project_id, Agent.deleted_at.is_(None))
+            )
+            mapping = {str(name): agent_id for name, agent_id in rows}
+        self._agents[project_id] = (now, mapping)
+        return mapping
 
     async def trunks(self, project_id: str) -> dict[str, str]:
         """LiveKit trunk id -> gateway trunk id."""
@@ -152,7 +168,12 @@ class Ingest:
         if await receipts.seen(self.database, RECEIPT_SOURCE, key):
             return Ack(event.id, event.event, "duplicate")
         project_id = _project_of(event, projects)
-        applied = await self.applier.apply(project_id, event, await self.directory.trunks(project_id))
+        applied = await self.applier.apply(
+            project_id,
+            event,
+            await self.directory.trunks(project_id),
+            await self.directory.agents(project_id),
+        )
         await receipts.remember(self.database, RECEIPT_SOURCE, key)
         try:
             await self.after(project_id, applied)

@@ -47,6 +47,11 @@ def test_an_inbound_call_rings_is_answered_when_its_sip_status_turns_active_and_
     assert (ringing["from_number"], ringing["to_number"]) == (CALLER, DID)
     assert (ringing["trunk_id"], ringing["livekit_room"]) == (trunk["id"], result.room_name)
     assert ringing["status"] in ("ringing", "answered")
+    (route,) = gateway.get("/v1/routes").json()["items"]
+    (agent,) = gateway.get("/v1/agents").json()["items"]
+    assert (ringing["route_id"], ringing["agent_id"]) == (route["id"], agent["id"]), (
+        "the dispatch rule that admitted the call names the route and agent serving it"
+    )
 
     answered = eventually(lambda: (c := gateway.call(ringing["id"]))["status"] == "answered" and c)
     assert answered["ringing_at"] is not None
