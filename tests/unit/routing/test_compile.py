@@ -174,9 +174,17 @@ def test_compiled_rules_build_livekit_protocol_messages_field_for_field() -> Non
         assert list(message.trunk_ids) == rule.trunk_ids
         assert message.hide_phone_number == rule.hide_phone_number
         assert message.name == rule.name
-        assert dict(message.attributes) == {"trunkline.project_id": "proj"}
+        assert dict(message.attributes) == rule.attributes
+        assert rule.attributes["trunkline.project_id"] == "proj"
         assert rule.room_config is not None
         assert message.room_config.agents[0].agent_name == rule.room_config.agents[0].agent_name
         assert message.room_config.agents[0].metadata == rule.room_config.agents[0].metadata
         assert message.rule.WhichOneof("rule") == "dispatch_rule_individual"
     assert [r.hide_phone_number for r in result.rules] == [True, False]
+    decided, at_call_time = result.rules
+    assert decided.attributes == {
+        "trunkline.project_id": "proj",
+        "trunkline.route_id": "sales",
+        "trunkline.agent": "sales",
+    }
+    assert "trunkline.route_id" not in at_call_time.attributes, "the router decides at call time"
