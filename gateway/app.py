@@ -18,7 +18,6 @@ from gateway import __version__
 from gateway.admin import CONTROLLERS
 from gateway.auth.principal import role_guard
 from gateway.bootstrap import ensure_default_project, first_run_key
-from gateway.calls.guard import RateLimiter
 from gateway.calls.store import CallStore
 from gateway.carriers.twilio import wiring as twilio_wiring
 from gateway.db.database import Database
@@ -29,6 +28,7 @@ from gateway.flows_service import run_flows
 from gateway.health import HealthController
 from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
+from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import ApiKeyAuthMiddleware, RequestSession, provide_db, provide_principal
 from gateway.web.observe import observe_middleware
@@ -43,13 +43,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = Database(settings.async_database_url)
-        app.state.database = database
         await upgrade(database.engine)
         async with database.session() as session:
             await ensure_default_project(session, settings)
             app.state.first_run_key = await first_run_key(session)
         store = CallStore(database)
-        app.state.call_store = store
+        app.state.services = Services(settings, database, store, clock=app.state.get("clock"))
         store.start()
         try:
             async with (
@@ -71,14 +70,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
     )
-    state: dict[str, Any] = {
-        "settings": settings,
-        "readiness_checks": [],
-        "first_run_key": None,
-        "placers": {},
-        "call_controls": {},
-        "rate_limiter": RateLimiter(),
-    }
+    state: dict[str, Any] = {"first_run_key": None}
+    """`services` (gateway.services) is added at start-up; tests may set `clock` before."""
     return Litestar(
         route_handlers=[
             HealthController,

@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from litestar import Litestar
-from litestar.datastructures import State
 
 from gateway.ivr import FlowProblem, FlowRegistry
+from gateway.services import Services, services
 
 log = logging.getLogger("trunkline.flows")
 
 
-async def flows_check(state: State) -> tuple[bool, str]:
+async def flows_check(running: Services) -> tuple[bool, str]:
     """Ready when every flow file has a version to serve (a broken edit of a served flow is reported, not fatal)."""
-    registry: FlowRegistry = state.flows
+    registry = running.flow_registry()
     served = {f.id for f in registry.all()}
     unserved = sorted(
         {p.file for p in registry.problems if p.severity == "error" and Path(p.file).stem not in served}
@@ -39,8 +39,9 @@ async def run_flows(app: Litestar, flows_dir: Path) -> AsyncIterator[FlowRegistr
     registry = FlowRegistry(flows_dir)
     for problem in await asyncio.to_thread(_load, registry):
         log.warning("flow problem: %s", problem)
-    app.state.flows = registry
-    app.state.readiness_checks.append(flows_check)
+    running = services(app.state)
+    running.flows = registry
+    running.readiness_checks.append(flows_check)
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch(registry, stop), name="flow-watcher")
     try:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
-ReadinessCheck = Callable[[State], Awaitable[tuple[bool, str]]]
+from gateway.services import Services, services
 
 
 class Check(msgspec.Struct):
@@ -23,9 +21,9 @@ class Readiness(msgspec.Struct):
     checks: list[Check]
 
 
-async def database_check(state: State) -> tuple[bool, str]:
+async def database_check(running: Services) -> tuple[bool, str]:
     try:
-        async with state.database.session() as session:
+        async with running.database.session() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the reason is reported
         return False, f"database unreachable: {type(exc).__name__}"
@@ -42,10 +40,11 @@ class HealthController(Controller):
 
     @get("/ready", operation_id="ready", summary="The gateway can serve calls")
     async def ready(self, state: State) -> Response[Readiness]:
-        checks = [database_check, *state.readiness_checks]
+        running = services(state)
+        checks = [database_check, *running.readiness_checks]
         results = []
         for check in checks:
-            ok, detail = await check(state)
+            ok, detail = await check(running)
             results.append(Check(name=check.__name__.removesuffix("_check"), ok=ok, detail=detail))
         ready = all(c.ok for c in results)
         return Response(Readiness(ready=ready, checks=results), status_code=200 if ready else 503)

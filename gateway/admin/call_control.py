@@ -1,6 +1,6 @@
 """`POST /v1/calls/{id}/transfer|hangup|dtmf`: live call control for any carrier.
 
-The endpoint checks the call (this project's, not ended), picks `state.call_controls[call.carrier]`, and records
+The endpoint checks the call (this project's, not ended), picks the carrier's call control (`services(state).call_controls`), and records
 each action as a call event and an audit record. The request's database transaction is closed before the carrier
 is contacted, so no connection is held while a transfer rings.
 """
@@ -22,10 +22,11 @@ from gateway.calls.control import CallControl, DtmfIn, TransferIn
 from gateway.calls.guard import check_destination
 from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
 from gateway.calls.phone import to_e164
-from gateway.calls.store import CallEdit, CallRef, CallStore
+from gateway.calls.store import CallEdit, CallRef
 from gateway.db.models import Call, Project
 from gateway.db.types import utcnow
 from gateway.errors import Conflict
+from gateway.services import services
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 from routing.numbers import mask
@@ -51,7 +52,7 @@ async def _controllable(
         raise Conflict(
             f"Call {call.id} has already ended (status {call.status}); there is nothing to control."
         )
-    control: CallControl | None = state.call_controls.get(call.carrier)
+    control = services(state).call_controls.get(call.carrier)
     if control is None:
         raise Conflict(f"Calls on carrier {call.carrier!r} cannot be controlled on this gateway.")
     project = await db.get(Project, principal.project_id)
@@ -91,7 +92,7 @@ async def _record(
             also(edit)
         edit.event(f"control.{action}", {**details, "by": principal.key_id}, source="api")
 
-    store: CallStore = state.call_store
+    store = services(state).calls
     changed = await store.change(CallRef(call_id=call.id), work)
     await commit_audited(
         db,

@@ -18,10 +18,11 @@ from gateway.calls.guard import check_destination
 from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
 from gateway.calls.phone import to_e164
-from gateway.calls.store import CallStore, NewCall
+from gateway.calls.store import NewCall
 from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
 from gateway.db.types import utcnow
 from gateway.errors import AppError, InvalidInput, UpstreamUnavailable
+from gateway.services import services
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 
@@ -190,7 +191,8 @@ async def place_outbound(
     assert project is not None
     if (data.agent is None) == (data.flow is None):
         raise InvalidInput("Give exactly one of `agent` or `flow`: what the callee talks to.", field="agent")
-    placer = state.placers.get(data.carrier)
+    running = services(state)
+    placer = running.placers.get(data.carrier)
     if placer is None:
         raise InvalidInput(f"carrier: {data.carrier!r} is not configured on this gateway.", field="carrier")
     to = to_e164(data.to, project.default_region, "to").e164
@@ -204,12 +206,12 @@ async def place_outbound(
         allow_high_cost=bool(policy.get("allow_high_cost")),
     )
     await placer.check(db, project, data)
-    state.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
+    running.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
     await (
         db.commit()
     )  # only read so far (commit keeps what was read); the call store runs its own transactions
 
-    store: CallStore = state.call_store
+    store = running.calls
     config = deep_merge(agent.config if agent else {}, data.overrides)
     edit = store.new(
         NewCall(

@@ -24,6 +24,7 @@ from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.livekit.runtime import LiveKitRuntime
 from gateway.livekit.types import AgentSpec
+from gateway.services import services
 from gateway.sessions.records import PROJECT_ATTR, SESSION_ATTR
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
@@ -112,7 +113,7 @@ class SessionController(Controller):
         state: State,
         data: Annotated[SessionStartIn, json_example("A visitor talks to the concierge", START_EXAMPLE)],
     ) -> SessionStarted:
-        runtime: LiveKitRuntime = state.livekit
+        runtime = services(state).get(LiveKitRuntime)
         project = await db.get_one(Project, principal.project_id)
         agent = await db.scalar(
             select(Agent).where(

@@ -9,8 +9,10 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.admin.crud import commit_audited
 from gateway.livekit.reconciler import Reconciler, SyncReport, SyncStatus
+from gateway.livekit.runtime import LiveKitRuntime
 from gateway.livekit.sync_plan import OpView
 from gateway.livekit.sync_store import ObjectState
+from gateway.services import services
 from gateway.web.deps import Caller, Db
 
 
@@ -32,7 +34,7 @@ class SyncController(Controller):
 
     @get(operation_id="getSync", summary="LiveKit sync state and drift of this project")
     async def sync_state(self, principal: Caller, state: State) -> SyncView:
-        reconciler: Reconciler = state.livekit.reconciler
+        reconciler: Reconciler = services(state).get(LiveKitRuntime).reconciler
         plan = await reconciler.sync(principal.project_id, dry_run=True)
         return SyncView(
             project_id=plan.project_id,
@@ -53,7 +55,7 @@ class SyncController(Controller):
         },
     )
     async def run_sync(self, db: Db, principal: Caller, state: State) -> Response[SyncReport]:
-        reconciler: Reconciler = state.livekit.reconciler
+        reconciler: Reconciler = services(state).get(LiveKitRuntime).reconciler
         report = await reconciler.sync(principal.project_id)
         await commit_audited(
             db,

@@ -1,6 +1,6 @@
 """Live call control (transfer, hang up, DTMF), whatever the carrier: the seam each carrier implements.
 
-Carriers register an implementation in `app.state.call_controls[carrier]`; the /v1/calls/{id}/... endpoints pick
+Carriers register an implementation in the app's services (`Services.call_controls[carrier]`); the /v1/calls/{id}/... endpoints pick
 the one for the call's carrier.
 """
 

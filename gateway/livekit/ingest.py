@@ -27,6 +27,7 @@ from gateway.db import receipts
 from gateway.db.database import Database
 from gateway.db.models import Agent, Project, Trunk
 from gateway.errors import Forbidden
+from gateway.services import services
 from gateway.settings import Settings
 
 from . import events
@@ -190,5 +191,7 @@ class Ingest:
     tags=["webhooks"],
 )
 async def livekit_webhook(request: Request[Any, Any, Any], state: State) -> Ack:
-    ingest: Ingest = state.livekit.ingest
+    from .runtime import LiveKitRuntime
+
+    ingest = services(state).get(LiveKitRuntime).ingest
     return await ingest.receive(await request.body(), request.headers.get("authorization"))

@@ -1,9 +1,9 @@
-"""Everything LiveKit needs while the service runs, in one object: `app.state.livekit`.
+"""Everything LiveKit needs while the service runs, in one object (`services(state).get(LiveKitRuntime)`).
 
 - `clients`: per-project `LiveKit` facades (`await clients.get(project)`), closed at shutdown;
 - `reconciler` + `sync_loop`: desired state into LiveKit, woken by commits (`ChangeWatch`), on a timer and
   with backoff while LiveKit is down;
-- `placer` (`app.state.placers["livekit"]`), `control` (`app.state.call_controls["livekit"]`);
+- `placer` and `control` (registered in the app's services for carrier "livekit");
 - `ingest`: the webhook receiver (calls through the call store); `answers`: polls ringing inbound calls until they
   are answered.
 """
@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import time
-
-from litestar.datastructures import State
 
 from gateway.calls.store import CallStore
 from gateway.db.database import Database
@@ -67,7 +65,7 @@ class LiveKitRuntime:
                 livekit = await self.clients.get(project)
                 self.answers.watch(livekit, applied.watch.room, applied.watch.identity, applied.watch.call_id)
 
-    async def livekit_check(self, state: State) -> tuple[bool, str]:
+    async def livekit_check(self, _services: object) -> tuple[bool, str]:
         """Readiness: the LiveKit of the LIVEKIT_* settings answers (not configured is fine: it is optional)."""
         settings = self.settings
         if not (settings.livekit_url and settings.livekit_api_key and settings.livekit_api_secret):

@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import Litestar
 
+from gateway.services import services
 from gateway.settings import Settings
 
 from .ingest import livekit_webhook
@@ -25,13 +26,14 @@ HANDLERS: list[Any] = [livekit_webhook]
 
 @asynccontextmanager
 async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
-    """Start what LiveKit needs while the service runs; register its `CallPlacer` in app.state.placers."""
-    livekit = LiveKitRuntime(app.state.database, app.state.call_store, settings)
-    app.state.livekit = livekit
-    app.state.placers["livekit"] = livekit.placer
-    app.state.call_controls["livekit"] = livekit.control
-    app.state.readiness_checks.append(livekit.livekit_check)
-    with ChangeWatch(app.state.database.engine, livekit.on_change):
+    """Start what LiveKit needs while the service runs; register its placer and call control."""
+    running = services(app.state)
+    livekit = LiveKitRuntime(running.database, running.calls, settings)
+    running.add(livekit)
+    running.placers["livekit"] = livekit.placer
+    running.call_controls["livekit"] = livekit.control
+    running.readiness_checks.append(livekit.livekit_check)
+    with ChangeWatch(running.database.engine, livekit.on_change):
         syncing = asyncio.get_running_loop().create_task(livekit.sync_loop.run(), name="livekit sync loop")
         try:
             yield
@@ -40,3 +42,4 @@ async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await syncing
             await livekit.aclose()
+            running.remove(LiveKitRuntime)

@@ -27,7 +27,7 @@ class RequestSession(ASGIMiddleware):
     """Opens the request's session before anything reads the database, closes it after the response."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        database: Database = scope["litestar_app"].state.database
+        database: Database = scope["litestar_app"].state.services.database
         async with database.session() as session:
             scope.setdefault("state", {})[_SESSION_KEY] = session
             await next_app(scope, receive, send)

@@ -19,11 +19,11 @@ from gateway.carriers.twilio.callbacks import record_recording, record_status
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_voice
 from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
+from gateway.services import services
 
 
 def _runtime(state: State) -> TwilioRuntime:
-    runtime: TwilioRuntime = state.twilio
-    return runtime
+    return services(state).get(TwilioRuntime)
 
 
 async def _signed(request: Request[Any, Any, Any], state: State) -> SignedWebhook:

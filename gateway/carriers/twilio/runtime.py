@@ -1,30 +1,27 @@
 """What the Twilio adapter holds while the service runs: the account cache, LiveKit clients, an HTTP client for
-IVR lookups, the REST client factory, the call store, and the clock. One per app, in `app.state.twilio`."""
+IVR lookups, the REST client factory, the call store, and the clock. One per app, in the app's services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-from litestar.datastructures import State
 
 from gateway.calls.store import CallStore
 from gateway.carriers.twilio.bridge import LiveKitPool
 from gateway.carriers.twilio.directory import AccountDirectory, TwilioAccount
 from gateway.carriers.twilio.rest import TwilioRest
 from gateway.carriers.twilio.signature import Network, parse_trusted_proxies
-from gateway.db.database import Database
-from gateway.db.types import utcnow
 from gateway.ivr import FlowRegistry
+from gateway.services import Services
 from gateway.settings import Settings
 
 
 @dataclass
 class TwilioRuntime:
     settings: Settings
-    state: State
+    services: Services
     directory: AccountDirectory
     livekit: LiveKitPool
     http: httpx.AsyncClient
@@ -33,15 +30,15 @@ class TwilioRuntime:
     trusted_proxies: tuple[Network, ...]
 
     @classmethod
-    def start(cls, settings: Settings, state: State, database: Database, store: CallStore) -> TwilioRuntime:
+    def start(cls, settings: Settings, services: Services) -> TwilioRuntime:
         return cls(
             settings=settings,
-            state=state,
-            directory=AccountDirectory(database),
+            services=services,
+            directory=AccountDirectory(services.database),
             livekit=LiveKitPool(),
             http=httpx.AsyncClient(follow_redirects=False),
             rest=TwilioRest(settings.twilio_api_base_url),
-            store=store,
+            store=services.calls,
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         )
 
@@ -52,14 +49,12 @@ class TwilioRuntime:
         self.rest.close()
 
     def now(self) -> datetime:
-        """The time calls run at: `app.state.clock()` when set (tests pin business hours), else now (UTC)."""
-        clock: Callable[[], datetime] | None = self.state.get("clock")
-        return clock() if clock is not None else utcnow()
+        """The time calls run at (tests pin business hours)."""
+        return self.services.now()
 
     @property
     def flows(self) -> FlowRegistry:
-        registry: FlowRegistry = self.state.flows
-        return registry
+        return self.services.flow_registry()
 
     def livekit_ready(self, account: TwilioAccount) -> bool:
         """Agents can be bridged: the project has LiveKit credentials and LIVEKIT_SIP_URI is set."""

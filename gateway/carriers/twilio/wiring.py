@@ -11,6 +11,7 @@ from litestar import Litestar
 from gateway.carriers.twilio.controller import TwilioWebhookController
 from gateway.carriers.twilio.placer import TwilioCallControl, TwilioPlacer
 from gateway.carriers.twilio.runtime import TwilioRuntime
+from gateway.services import services
 from gateway.settings import Settings
 
 HANDLERS: list[Any] = [TwilioWebhookController]
@@ -21,14 +22,16 @@ V1_CONTROLLERS: list[Any] = []
 
 @asynccontextmanager
 async def runtime(app: Litestar, settings: Settings) -> AsyncIterator[None]:
-    """Start what the carrier needs while the service runs; register its `CallPlacer` in app.state.placers."""
-    twilio = TwilioRuntime.start(settings, app.state, app.state.database, app.state.call_store)
-    app.state.twilio = twilio
-    app.state.placers["twilio"] = TwilioPlacer(twilio)
-    app.state.call_controls["twilio"] = TwilioCallControl(twilio)
+    """Start what the carrier needs while the service runs; register its placer and call control."""
+    running = services(app.state)
+    twilio = TwilioRuntime.start(settings, running)
+    running.add(twilio)
+    running.placers["twilio"] = TwilioPlacer(twilio)
+    running.call_controls["twilio"] = TwilioCallControl(twilio)
     try:
         yield
     finally:
-        app.state.placers.pop("twilio", None)
-        app.state.call_controls.pop("twilio", None)
+        running.placers.pop("twilio", None)
+        running.call_controls.pop("twilio", None)
+        running.remove(TwilioRuntime)
         await twilio.aclose()

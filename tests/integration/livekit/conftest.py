@@ -15,6 +15,8 @@ import pytest
 from livekit import api
 
 from gateway.app import create_app
+from gateway.livekit.runtime import LiveKitRuntime
+from gateway.services import services
 from gateway.settings import Settings, load_settings
 from tests.support.live_server import free_port, serve_in_thread
 from tests.support.livekit_standin import LiveKitStandIn, StandInThread
@@ -79,11 +81,11 @@ class Gateway:
 
     def drain(self) -> None:
         """Wait for the gateway's background LiveKit work (dials, answer watches) to finish."""
-        self._on_server(self.app.state.livekit.tasks.drain())
+        self._on_server(services(self.app).get(LiveKitRuntime).tasks.drain())
 
     def settle(self) -> None:
         """Wait until the background sync has caught up with every change made so far."""
-        self._on_server(self.app.state.livekit.sync_loop.settled())
+        self._on_server(services(self.app).get(LiveKitRuntime).sync_loop.settled())
 
 
 def eventually(check: Callable[[], T], *, timeout: float = 10.0, every: float = 0.05) -> T:

@@ -11,6 +11,7 @@ from livekit import api
 from sqlalchemy import select
 
 from gateway.db.models import Recording
+from gateway.services import services
 from tests.conftest import run_db
 from tests.integration.livekit.conftest import CALLER, DID, TIME_SCALE, Gateway, eventually, inbound_setup
 
@@ -108,7 +109,7 @@ def test_room_finished_ends_the_call_and_egress_becomes_a_recording(gateway: Gat
         return row
 
     def complete() -> Recording:
-        row = run_db(gateway.app.state.settings, recording)
+        row = run_db(services(gateway.app).settings, recording)
         assert row is not None
         assert row.status == "complete"
         return row

@@ -8,6 +8,7 @@ import httpx
 import jwt
 from livekit import api
 
+from gateway.services import services
 from tests.integration.livekit.conftest import Gateway
 
 
@@ -35,7 +36,7 @@ def test_a_session_gets_a_room_with_the_agent_and_a_token_that_joins_it(gateway:
     assert json.loads(claims.metadata) == {"page": "/pricing"}
     assert claims.attributes["trunkline.session_id"] == session["id"]
     raw = jwt.decode(session["token"], gateway.livekit.api_secret, algorithms=["HS256"])
-    assert raw["exp"] - raw["nbf"] == gateway.app.state.settings.session_token_ttl == 3600
+    assert raw["exp"] - raw["nbf"] == services(gateway.app).settings.session_token_ttl == 3600
 
     with gateway.livekit.world.lock:
         room = gateway.livekit.world.room(session["room"])

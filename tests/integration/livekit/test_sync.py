@@ -10,6 +10,7 @@ from sqlalchemy import update
 from gateway.db.models import Trunk
 from gateway.livekit.bridging import BRIDGE_KEY
 from gateway.livekit.desired import mark_of
+from gateway.services import services
 from tests.conftest import run_db
 from tests.integration.livekit.conftest import DID, Gateway, eventually, inbound_setup, outbound_setup
 
@@ -149,7 +150,7 @@ def test_an_orphan_created_by_a_crashed_run_is_adopted_not_duplicated(gateway: G
         await session.execute(update(Trunk).values(livekit_trunk_id=None, sync_state={}))
         await session.commit()
 
-    run_db(gateway.app.state.settings, clear)
+    run_db(services(gateway.app).settings, clear)
     report = gateway.sync()
     assert [(o["action"], o["kind"]) for o in report["operations"]] == [("adopt", "inbound_trunk")]
     assert [t.sip_trunk_id for t in _inbound(gateway)] == [trunk.sip_trunk_id]
