@@ -1,8 +1,9 @@
 """`POST /v1/calls/{id}/transfer|hangup|dtmf`: live call control for any carrier.
 
-The endpoint checks the call (this project's, not ended), picks the carrier's call control (`services(state).call_controls`), and records
-each action as a call event and an audit record. The request's database transaction is closed before the carrier
-is contacted, so no connection is held while a transfer rings.
+The endpoint checks the call (this project's, not ended), picks the carrier's call control
+(`services(state).call_controls`), and records each action as a call event (through the call store) and an audit
+record. Destinations pass the project's toll-fraud guard. The request's database transaction is closed before
+the carrier is contacted, so no connection is held while a transfer rings.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.crud import commit_audited, scoped
 from gateway.auth.principal import Principal
 from gateway.calls.control import CallControl, DtmfIn, TransferIn
-from gateway.calls.guard import check_destination
+from gateway.calls.guard import DestinationPolicy
 from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
 from gateway.calls.phone import to_e164
 from gateway.calls.store import CallEdit, CallRef
@@ -62,17 +63,12 @@ async def _controllable(
 
 
 def _destination(project: Project, to: str) -> tuple[str, str]:
-    """(what to send the carrier, what to record): E.164 for numbers (toll-fraud guarded), SIP URIs as given."""
+    """(what to send the carrier, what to record), through the project's toll-fraud guard: E.164 for numbers,
+    SIP URIs as given (their host must be allowed, a number in their user part too)."""
+    policy = DestinationPolicy.of(project.settings.get("outbound", {}), project.default_region)
     if to.startswith(("sip:", "sips:")):
-        return to, to.split("@", 1)[-1]
-    number = to_e164(to.removeprefix("tel:"), project.default_region, "to").e164
-    policy = project.settings.get("outbound", {})
-    check_destination(
-        number,
-        allowed_countries=list(policy.get("allowed_destination_countries", [])),
-        default_region=project.default_region,
-        allow_high_cost=bool(policy.get("allow_high_cost")),
-    )
+        return policy.check(to), to.split("@", 1)[-1]
+    number = policy.check(to_e164(to.removeprefix("tel:"), project.default_region, "to").e164)
     return number, mask(number)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
 from gateway.auth.principal import Principal
-from gateway.calls.guard import check_destination
+from gateway.calls.guard import DestinationPolicy
 from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
 from gateway.calls.phone import to_e164
@@ -199,12 +199,7 @@ async def place_outbound(
     from_number = await _caller_id(db, project, data.from_)
     agent = await _agent(db, project, data.agent)
     policy = project.settings.get("outbound", {})
-    check_destination(
-        to,
-        allowed_countries=list(policy.get("allowed_destination_countries", [])),
-        default_region=project.default_region,
-        allow_high_cost=bool(policy.get("allow_high_cost")),
-    )
+    DestinationPolicy.of(policy, project.default_region).check(to)
     await placer.check(db, project, data)
     running.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
     await (

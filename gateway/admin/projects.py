@@ -36,6 +36,9 @@ class OutboundPolicy(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     """Regions outbound calls may reach (toll-fraud guard). Empty: only the project's default region."""
     allow_high_cost: bool = False
     """Premium-rate, shared-cost and satellite ranges are refused unless this is true."""
+    allowed_sip_hosts: list[Annotated[str, msgspec.Meta(pattern=r"^(\*\.)?[A-Za-z0-9.:\[\]-]{1,253}$")]] = []
+    """Hosts SIP URIs may point at (transfers, forwards): exact names or addresses, or `*.example.com`. Empty: SIP
+    URIs are refused."""
     calls_per_second: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
 from gateway.auth.principal import Principal
+from gateway.calls.guard import DestinationPolicy
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
 from gateway.db.types import utcnow
@@ -91,10 +92,23 @@ def known_flows(state: State) -> set[str]:
     return {flow.id for flow in registry.all()} if registry is not None else set()
 
 
+def refuse_forbidden_forwards(project: Project, spec: dict[str, Any]) -> None:
+    """A route whose target or fallback forwards where the project's calls may not go is refused (toll fraud)."""
+    policy = DestinationPolicy.of(project.settings.get("outbound", {}), project.default_region)
+    for part in ("target", "fallback"):
+        target = spec.get(part) or {}
+        if target.get("type") != "forward":
+            continue
+        for key in ("number", "sip_uri"):
+            if target.get(key):
+                policy.check(target[key], field=f"{part}.{key}")
+
+
 async def _checked(db: AsyncSession, state: State, principal: Principal, row: RouteRow) -> list[str]:
     """Validate the table with `row` in it: refuse errors about this route, return its warnings."""
     project = await db.get(Project, principal.project_id)
     assert project is not None
+    refuse_forbidden_forwards(project, row.spec)
     problems = await check_table(db, await load_table(db, project, replace=row), known_flows(state))
     mine = [p for p in problems if p.route_id == row.id]
     errors = [p for p in mine if p.severity == "error"]

@@ -1,7 +1,7 @@
 """Live call control (transfer, hang up, DTMF), whatever the carrier: the seam each carrier implements.
 
-Carriers register an implementation in the app's services (`Services.call_controls[carrier]`); the /v1/calls/{id}/... endpoints pick
-the one for the call's carrier.
+Carriers register an implementation in the app's services (`Services.call_controls[carrier]`); the
+/v1/calls/{id}/... endpoints pick the one for the call's carrier.
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
-"""Outbound toll-fraud guard and per-project call rate limit. Pure, apart from the limiter's clock."""
+"""Outbound toll-fraud guard (`DestinationPolicy`, for every way a call leaves) and the per-project call rate
+limit. Pure, apart from the limiter's clock."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import msgspec
 import phonenumbers
 
 from gateway.errors import Forbidden, RateLimited
@@ -46,6 +50,79 @@ def check_destination(
             field="to",
         )
     return region
+
+
+class DestinationRefused(Forbidden):
+    title = "Destination refused"
+
+
+class DestinationPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a project's calls may go: the one toll-fraud guard every way out of the platform passes through
+    (outbound calls, route and fallback forwards, flow transfers, live transfers, agents' transfer tools)."""
+
+    default_region: str
+    allowed_countries: tuple[str, ...] = ()
+    """Regions numbers may be in; empty: only `default_region`."""
+    allow_high_cost: bool = False
+    allowed_sip_hosts: tuple[str, ...] = ()
+    """Hosts SIP URIs may point at: exact names or addresses, or `*.example.com` for its subdomains. Empty: no
+    SIP URI leaves the platform."""
+
+    @classmethod
+    def of(cls, outbound: Mapping[str, Any], default_region: str) -> DestinationPolicy:
+        """The policy from a project's `settings["outbound"]`."""
+        return cls(
+            default_region=default_region,
+            allowed_countries=tuple(outbound.get("allowed_destination_countries", ())),
+            allow_high_cost=bool(outbound.get("allow_high_cost")),
+            allowed_sip_hosts=tuple(h.lower() for h in outbound.get("allowed_sip_hosts", ())),
+        )
+
+    def check(self, destination: str, *, field: str = "to") -> str:
+        """`destination` (E.164, `tel:` or a SIP URI) when calls may go there; `DestinationRefused` saying why."""
+        if destination.startswith(("sip:", "sips:")):
+            return self._check_sip(destination, field)
+        number = destination.removeprefix("tel:")
+        try:
+            check_destination(
+                number,
+                allowed_countries=list(self.allowed_countries),
+                default_region=self.default_region,
+                allow_high_cost=self.allow_high_cost,
+            )
+        except Forbidden as refused:
+            raise DestinationRefused(refused.detail, field=field) from None
+        except phonenumbers.NumberParseException:
+            raise DestinationRefused(f"{field}: not a phone number in E.164 form.", field=field) from None
+        return number
+
+    def _check_sip(self, uri: str, field: str) -> str:
+        _, _, rest = uri.partition(":")
+        user, at, host_part = rest.rpartition("@")
+        host = host_part.split(";", 1)[0].split("?", 1)[0]
+        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        host = host.strip("[]").lower()
+        if not at or not host:
+            raise DestinationRefused(f"{field}: a SIP URI looks like sip:user@host.", field=field)
+        if not any(_host_matches(host, allowed) for allowed in self.allowed_sip_hosts):
+            raise DestinationRefused(
+                f"{field}: SIP host {host!r} is not allowed for this project. Add it to "
+                "outbound.allowed_sip_hosts (PATCH /v1/projects/{id}) if calls may go there.",
+                field=field,
+            )
+        digits = user.split(";", 1)[0]
+        if _NUMBER_USER.match(digits):
+            self.check(digits if digits.startswith("+") else f"+{digits}", field=field)
+        return uri
+
+
+_NUMBER_USER = re.compile(r"^\+?[1-9][0-9]{6,14}$")
+
+
+def _host_matches(host: str, allowed: str) -> bool:
+    if allowed.startswith("*."):
+        return host.endswith(allowed[1:]) and host != allowed[2:]
+    return host == allowed
 
 
 @dataclass

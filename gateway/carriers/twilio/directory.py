@@ -31,6 +31,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from gateway.calls.guard import DestinationPolicy
 from gateway.db.database import Database
 from gateway.db.models import Agent, PhoneNumber, Project, Route, Trunk
 from gateway.routing_table import load_table
@@ -122,6 +123,8 @@ class TwilioAccount:
     routes_by_id: Mapping[str, RouteSpec]
     missing_agents: frozenset[str]
     """`agent:<name>` for every agent the routes name that the project does not have (deleted, never made)."""
+    destinations: DestinationPolicy
+    """Where this project's calls may be forwarded or transferred (the toll-fraud guard)."""
     generation: int
     fingerprint: tuple[Any, ...]
     loaded_at: float = 0.0
@@ -165,6 +168,7 @@ async def load_account(db: AsyncSession, account_sid: str) -> TwilioAccount | No
         await db.rollback()
         return None
     project_id, auth_token, region = project.id, project.twilio_auth_token, project.default_region
+    destinations = DestinationPolicy.of(project.settings.get("outbound", {}), region)
     livekit = None
     if project.livekit_url and project.livekit_api_key and project.livekit_api_secret:
         livekit = LiveKitCredentials(project.livekit_url, project.livekit_api_key, project.livekit_api_secret)
@@ -188,6 +192,7 @@ async def load_account(db: AsyncSession, account_sid: str) -> TwilioAccount | No
         account_sid=account_sid,
         auth_token=auth_token,
         default_region=region,
+        destinations=destinations,
         livekit=livekit,
         index=build_project_index(table),
         trunk_by_number={number: trunk for number, trunk in numbers if trunk is not None},

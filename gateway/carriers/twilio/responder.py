@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.calls.guard import DestinationRefused
 from gateway.calls.outbound import deep_merge
 from gateway.carriers.twilio import answers
 from gateway.carriers.twilio.bridge import (
@@ -140,6 +141,9 @@ class Responder:
                 self.ex.conversation.fallback = self._route_fallback(decision)
                 return render_twiml([dial], action_url=self.action_url())
             case ForwardTarget():
+                refused = self._refused(target.number or target.sip_uri or "")
+                if refused is not None:
+                    return await self._forward_refused(refused, decision)
                 self.kind = "forward"
                 self.ex.conversation.fallback = self._route_fallback(decision)
                 self.ex.event("transfer.requested", {"to": "number" if target.number else "sip"})
@@ -161,6 +165,27 @@ class Responder:
                 self.call.end_reason = f"rejected ({target.reason}){why}"
                 self.call.sip_status = self.call.sip_status or target.sip_status
                 return answers.reject(target)
+
+    def _refused(self, destination: str) -> DestinationRefused | None:
+        """Why the project's calls may not go to `destination` (the toll-fraud guard), or None."""
+        try:
+            self.account.destinations.check(destination)
+        except DestinationRefused as refused:
+            self.ex.event("transfer.refused", {"reason": refused.detail}, source="gateway")
+            return refused
+        return None
+
+    async def _forward_refused(self, refused: DestinationRefused, decision: Decision | None) -> str:
+        """A forward the guard refuses: the route's fallback takes the call, else the caller hears an apology."""
+        fallback = self._route_fallback(decision)
+        if fallback is not None:
+            self.ex.event("routing.fallback", {"target": target_label(fallback)}, source="gateway")
+            answer = await self.target(fallback)
+            if isinstance(answer, str):
+                return answer
+        self.kind = "unavailable"
+        self.call.end_reason = "forward refused by the destination policy"
+        return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
 
     async def bridge(
         self, agent: AgentInfo, config: dict[str, Any], ring_seconds: int = 30
@@ -234,6 +259,12 @@ class Responder:
                 turn = await drive(turn, flows, self._fetch, now=self.rt.now())
                 continue
             last = turn.actions[-1] if turn.actions else None
+            if isinstance(last, DialNumber | DialSip) and CALL_ID_HEADER not in getattr(last, "headers", {}):
+                if self._refused(last.number if isinstance(last, DialNumber) else last.uri) is None:
+                    break
+                after = advance(turn.state, TransferResult(status="failed"), flows, now=self.rt.now())
+                turn = Turn(after.state, [*turn.actions[:-1], *after.actions])
+                continue
             if not isinstance(last, ConnectAgent):
                 break
             agent = self.account.agents.get(last.agent)

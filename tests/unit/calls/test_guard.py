@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.calls.guard import RateLimiter, check_destination
+from gateway.calls.guard import DestinationPolicy, DestinationRefused, RateLimiter, check_destination
 from gateway.calls.outbound import deep_merge
 from gateway.errors import Forbidden, RateLimited
 
@@ -58,3 +58,56 @@ def test_deep_merge_overrides_nested_values() -> None:
     merged = deep_merge(base, {"tts": {"voice": "b"}, "tools": ["c"]})
     assert merged == {"tts": {"provider": "x", "voice": "b"}, "instructions": "hi", "tools": ["c"]}
     assert base["tts"] == {"provider": "x", "voice": "a"}
+
+
+US_ONLY = DestinationPolicy(default_region="US", allowed_sip_hosts=("pbx.example.com", "*.carrier.example"))
+
+
+@pytest.mark.parametrize(
+    ("destination", "why"),
+    [
+        ("+19005550100", "premium-rate"),
+        ("+870776123456", "satellite"),
+        ("+5372123456", "CU"),
+        ("tel:+442079460018", "GB"),
+        ("sip:+88234000000@203.0.113.9", "203.0.113.9"),
+        ("sip:desk@evil.example.com", "evil.example.com"),
+        ("sip:desk@carrier.example", "carrier.example"),
+        ("sip:+19005550100@pbx.example.com", "premium-rate"),
+        ("sips:19005550100@pbx.example.com:5061;transport=tls", "premium-rate"),
+        ("sip:pbx.example.com", "sip:user@host"),
+    ],
+)
+def test_every_way_out_is_refused_where_the_project_may_not_call(destination: str, why: str) -> None:
+    with pytest.raises(DestinationRefused, match=why):
+        US_ONLY.check(destination, field="target.number")
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "+14155550100",
+        "tel:+14155550100",
+        "sip:desk@pbx.example.com",
+        "sip:desk@PBX.example.com:5060",
+        "sip:queue@east.carrier.example;transport=tcp",
+        "sip:+14155550100@pbx.example.com",
+    ],
+)
+def test_allowed_destinations_pass(destination: str) -> None:
+    assert US_ONLY.check(destination) == destination.removeprefix("tel:")
+
+
+def test_the_policy_comes_from_the_project_settings() -> None:
+    policy = DestinationPolicy.of(
+        {
+            "allowed_destination_countries": ["GB"],
+            "allow_high_cost": True,
+            "allowed_sip_hosts": ["PBX.Example.com"],
+        },
+        "US",
+    )
+    assert policy.check("+442079460018") == "+442079460018"
+    assert policy.check("sip:a@pbx.example.com") == "sip:a@pbx.example.com"
+    with pytest.raises(DestinationRefused, match="US"):
+        policy.check("+14155550100")  # countries listed: the default region is no longer implied
