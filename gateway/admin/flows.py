@@ -14,8 +14,9 @@ from litestar.datastructures import State
 from litestar.params import FromPath, RawBody
 
 from gateway.auth.keys import Role
-from gateway.errors import Forbidden, InvalidInput, NotFound, UpstreamUnavailable
+from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ivr import FlowGraph, FlowRegistry, LoadedFlow
+from gateway.services import services
 from gateway.web.deps import Caller
 
 
@@ -46,10 +47,7 @@ class FlowDetail(FlowSummary, kw_only=True):
 
 
 def registry(state: State) -> FlowRegistry:
-    flows: FlowRegistry | None = state.get("flows")
-    if flows is None:
-        raise UpstreamUnavailable("Flows are not loaded yet; retry in a moment.")
-    return flows
+    return services(state).flow_registry()
 
 
 def summary(flows: FlowRegistry, loaded: LoadedFlow) -> FlowSummary:

@@ -25,6 +25,7 @@ from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.routing_table import check_table, compiled_rules, input_of, load_table
+from gateway.services import services
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 from routing.compile import CompiledRules
@@ -88,7 +89,7 @@ def apply(row: RouteRow, data: RouteIn) -> None:
 
 
 def known_flows(state: State) -> set[str]:
-    registry = state.get("flows")
+    registry = services(state).flows
     return {flow.id for flow in registry.all()} if registry is not None else set()
 
 
