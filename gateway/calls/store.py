@@ -62,6 +62,8 @@ _LIFECYCLE_COLUMNS = frozenset(
     }
 )
 """Set only from the folded lifecycle, never from a caller's edit."""
+_MIRRORED = ("end_reason", "sip_status")
+"""Columns a fold sets that callers may also set themselves."""
 _JSON_COLUMNS = frozenset({"lifecycle", "ivr_state", "routing", "meta"})
 _encode = msgspec.json.Encoder().encode
 
@@ -164,7 +166,14 @@ class CallEdit:
     ) -> Outcome:
         """Fold a status report into the call (now, as seen here; again against the stored call when saved) and
         record it as a `status.<state>` event."""
+        mirrored = {name: getattr(self.call, name) for name in _MIRRORED}
         outcome = _fold_into(self.call, update)
+        if (
+            not self.is_new
+        ):  # what the fold set here is the store's to set again when saving, not a change to write
+            for name, value in mirrored.items():
+                if getattr(self.call, name) != value and _comparable(name, value) == self._loaded.get(name):
+                    self._loaded[name] = _comparable(name, getattr(self.call, name))
         report = _Report(update, source, data or {}, dedupe_key)
         event = _Event(f"status.{update.state.value}", source, {}, utcnow(), dedupe_key, report)
         self._events.append(event)

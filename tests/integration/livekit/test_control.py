@@ -49,6 +49,12 @@ def test_a_refused_transfer_keeps_the_call_and_says_why(gateway: Gateway, answer
     result = gateway.post(f"/v1/calls/{answered['id']}/transfer", json={"to": TRANSFER_TO}).json()
     assert (result["ok"], result["sip_status"], result["status"]) == (False, 603, "answered")
     assert "603" in result["detail"]
+    refused = gateway.post(f"/v1/calls/{answered['id']}/transfer", json={"to": "sip:desk@pbx.example.com"})
+    assert refused.status_code == 403, "SIP hosts pass the toll-fraud guard's allow-list"
+    assert "allowed_sip_hosts" in refused.json()["detail"]
+    (project,) = gateway.get("/v1/projects").json()["items"]
+    allow = {"outbound": {"allowed_sip_hosts": ["pbx.example.com"]}}
+    assert gateway.http.patch(f"/v1/projects/{project['id']}", json=allow).status_code == 200
     sip = gateway.post(f"/v1/calls/{answered['id']}/transfer", json={"to": "sip:desk@pbx.example.com"}).json()
     assert sip["ok"] is True
     assert gateway.livekit.calls[0].transferred_to == "sip:desk@pbx.example.com"
