@@ -133,13 +133,15 @@ def quietest_cut(samples: audio.Pcm16, sample_rate: int, search_seconds: float =
     return start + int(np.argmin(energy)) * block
 
 
-def transcribe_file(path: Path, model: WhisperModel | None = None) -> Iterator[TranscriptSegment]:
+def transcribe_file(
+    path: Path, model: WhisperModel | None = None, *, window_seconds: float = WINDOW_SECONDS
+) -> Iterator[TranscriptSegment]:
     """Transcribe an audio file of any length and format ffmpeg reads, yielding segments as they are ready."""
     if model is None:
         from gateway.voice.models import load_whisper
 
         model = load_whisper()
-    window = int(WINDOW_SECONDS * WHISPER_RATE)
+    window = int(window_seconds * WHISPER_RATE)
     pending: list[audio.Pcm16] = []
     held = 0
     consumed = 0
@@ -148,7 +150,7 @@ def transcribe_file(path: Path, model: WhisperModel | None = None) -> Iterator[T
         held += block.size
         while held >= window:
             buffered = np.concatenate(pending)
-            cut = quietest_cut(buffered[:window], WHISPER_RATE)
+            cut = quietest_cut(buffered[:window], WHISPER_RATE, min(CUT_SEARCH_SECONDS, window_seconds / 2))
             offset = consumed / WHISPER_RATE
             yield from recognize(model, buffered[:cut], WHISPER_RATE, offset=offset, vad_filter=True)
             consumed += cut
