@@ -10,6 +10,7 @@ the engine.
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import threading
 import uuid
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 ESPEAK_RATE = 22050
 """espeak-ng's own voices all speak at 22,050 Hz."""
+
+# piper logs each prompt's text at DEBUG, and prompts carry personal data (a caller's name, an account number)
+logging.getLogger("piper").setLevel(logging.WARNING)
 
 
 class LocalTTS(tts.TTS[Never]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -99,3 +100,11 @@ def test_the_disk_cache_serves_a_new_process(piper_voice: PiperVoice, tmp_path: 
     assert later.cache is not None
     assert later.cache.stats.disk_hits == 1
     assert [p.suffix for p in tmp_path.iterdir()] == [".pcm"]
+
+
+def test_prompt_text_stays_out_of_debug_logs(
+    piper_voice: PiperVoice, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    speak(PiperTTS(piper_voice), "Hello Margaret, your account ends in 4 4 7 1.")
+    assert "Margaret" not in caplog.text
