@@ -88,7 +88,10 @@ class LocalStream(tts.ChunkedStream):
             mime_type="audio/pcm",
         )
         key = engine.prompt_key(self.input_text)
-        cached = engine.cache.get(key) if engine.cache is not None else None
+        cache = engine.cache
+        cached = None
+        if cache is not None:  # a cache with a directory may read a file: off the event loop then
+            cached = cache.get(key) if cache.directory is None else await asyncio.to_thread(cache.get, key)
         if cached is not None:
             output_emitter.push(cached)
             return
@@ -103,8 +106,8 @@ class LocalStream(tts.ChunkedStream):
         if tail:
             spoken.append(tail)
             output_emitter.push(tail)
-        if engine.cache is not None and spoken:
-            engine.cache.put(key, b"".join(spoken))
+        if cache is not None and spoken:  # only a prompt spoken to the end is kept
+            await asyncio.to_thread(cache.put, key, b"".join(spoken))
 
 
 class _RateConverter:

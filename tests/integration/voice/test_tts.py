@@ -108,3 +108,23 @@ def test_prompt_text_stays_out_of_debug_logs(
     caplog.set_level(logging.DEBUG)
     speak(PiperTTS(piper_voice), "Hello Margaret, your account ends in 4 4 7 1.")
     assert "Margaret" not in caplog.text
+
+
+def test_an_interrupted_prompt_is_not_cached(piper_voice: PiperVoice) -> None:
+    tts = CountingPiper(piper_voice, sample_rate=8000, cache=PromptCache())
+
+    long_prompt = " ".join([TWO_SENTENCES] * 3)  # the engine is still busy when the caller speaks
+
+    async def barge_in() -> None:
+        stream = tts.synthesize(long_prompt)
+        async for _ in stream:
+            break  # the caller speaks over the prompt after its first frame
+        await stream.aclose()
+
+    asyncio.run(barge_in())
+
+    assert tts.cache is not None
+    assert len(tts.cache) == 0
+    speak(tts, long_prompt)
+    assert tts.engine_runs == 2
+    assert len(tts.cache) == 1
