@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,voice]'
 	@touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install the project with its dev tools
+venv: $(STAMP) ## create .venv and install the project with its dev tools and voice engines
 
 sysdeps: ## install the system packages tests need (PostgreSQL server, wrk, espeak-ng, sox) when missing
 	@bash scripts/sysdeps.sh

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Never
 
+import msgspec
 import numpy as np
 from livekit import rtc
 from livekit.agents import LanguageCode, stt, vad
@@ -87,7 +88,8 @@ def mono_pcm(frame: rtc.AudioFrame) -> audio.Pcm16:
 
 
 def speech_data(segments: list[TranscriptSegment], language: str) -> stt.SpeechData:
-    """Segments as one livekit-agents alternative: joined text, duration-weighted confidence, word times."""
+    """Segments as one livekit-agents alternative: joined text, duration-weighted confidence, word times;
+    the segments themselves (times, confidence, words) under `metadata["segments"]`."""
     words = [
         TimedString(word.text, start_time=word.start, end_time=word.end, confidence=word.probability)
         for segment in segments
@@ -102,6 +104,7 @@ def speech_data(segments: list[TranscriptSegment], language: str) -> stt.SpeechD
         end_time=segments[-1].end if segments else 0.0,
         confidence=weighted / spoken if segments else 0.0,
         words=words,
+        metadata={"segments": msgspec.to_builtins(segments)},
     )
 
 

@@ -55,6 +55,10 @@ def test_piper_speech_over_a_phone_line_is_recognised(piper_voice: PiperVoice, w
         starts = [word.start_time for word in data.words]
         assert starts == sorted(starts)
         assert data.start_time <= starts[0] < data.end_time
+        assert data.metadata is not None
+        segments = data.metadata["segments"]
+        assert segments
+        assert all(0 <= segment["start"] < segment["end"] <= data.end_time for segment in segments)
 
 
 def test_espeak_speech_over_a_phone_line_is_recognised(whisper: WhisperModel) -> None:
