@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -31,6 +32,9 @@ from gateway.voice.models import load_piper_voice, load_whisper
 from gateway.voice.transcript import recognize
 from gateway.voice.tts import EspeakTTS, LocalTTS, PiperTTS
 from gateway.voice.wer import word_errors
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT_KEYS = {"text", "prompt", "greeting", "short_greeting", "invalid_prompt", "timeout_prompt"}
@@ -68,7 +72,7 @@ async def timed_synthesis(tts: LocalTTS, text: str) -> tuple[audio.Pcm16, float,
     return np.concatenate(frames), first or 0.0, time.perf_counter() - start
 
 
-def bench_engine(tts: LocalTTS, phrases: list[str], whisper: object, repeat: int) -> dict[str, float]:
+def bench_engine(tts: LocalTTS, phrases: list[str], whisper: WhisperModel, repeat: int) -> dict[str, float]:
     cold_first, warm_first, synth_seconds, spoken_seconds = [], [], 0.0, 0.0
     stt_seconds, errors, words = 0.0, 0, 0
     for _ in range(repeat):
@@ -82,7 +86,7 @@ def bench_engine(tts: LocalTTS, phrases: list[str], whisper: object, repeat: int
             spoken_seconds += speech.size / tts.sample_rate
             line = audio.phone_channel(speech, tts.sample_rate)
             start = time.perf_counter()
-            segments = recognize(whisper, line, audio.PHONE_RATE)  # type: ignore[arg-type]
+            segments = recognize(whisper, line, audio.PHONE_RATE)
             stt_seconds += time.perf_counter() - start
             wrong, count = word_errors(text, " ".join(segment.text for segment in segments))
             errors, words = errors + wrong, words + count
