@@ -40,7 +40,7 @@ def chunk_arrivals(tts: LocalTTS, text: str) -> list[tuple[int, bool]]:
 
 
 def test_piper_streams_sentence_by_sentence_at_the_declared_rate(piper_voice: PiperVoice) -> None:
-    arrivals = chunk_arrivals(PiperTTS(piper_voice, sample_rate=8000), TWO_SENTENCES)
+    arrivals = chunk_arrivals(PiperTTS(piper_voice, sample_rate=8000), " ".join([TWO_SENTENCES] * 2))
 
     assert len(arrivals) > 2
     assert {rate for rate, _ in arrivals} == {8000}
