@@ -100,7 +100,8 @@ def test_streaming_with_silero_vad_gives_a_final_transcript(
     finals = [event for event in events if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT]
     assert len(finals) == 1
     errors, words = word_errors(text, finals[0].alternatives[0].text)
-    assert (errors, words) <= (1, 6), finals[0].alternatives[0].text  # piper draws noise: one slip allowed
+    assert words == 6
+    assert errors <= 1, finals[0].alternatives[0].text  # piper draws noise: one slip allowed
 
 
 def test_stereo_frames_at_another_rate_are_accepted(piper_voice: PiperVoice, whisper: WhisperModel) -> None:
