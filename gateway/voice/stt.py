@@ -35,7 +35,12 @@ class WhisperSTT(stt.STT[Never]):
     """Non-streaming recognition with a local faster-whisper model (int8 on the CPU)."""
 
     def __init__(
-        self, model: WhisperModel | None = None, *, language: str = "en", beam_size: int = 1
+        self,
+        model: WhisperModel | None = None,
+        *,
+        model_name: str = "whisper-tiny.en",
+        language: str = "en",
+        beam_size: int = 1,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -47,12 +52,13 @@ class WhisperSTT(stt.STT[Never]):
 
             model = load_whisper()
         self._whisper = model
+        self._model_name = model_name
         self._language = language
         self._beam_size = beam_size
 
     @property
     def model(self) -> str:
-        return "whisper-tiny.en"
+        return self._model_name
 
     @property
     def provider(self) -> str:
