@@ -13,12 +13,12 @@ help: ## list the commands
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,voice]'
 	@touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install the project with its dev tools
+venv: $(STAMP) ## create .venv and install the project with its dev tools and voice engines
 
-sysdeps: ## install the system packages tests need (PostgreSQL server, wrk) when missing
+sysdeps: ## install the system packages tests need (PostgreSQL server, wrk, espeak-ng, sox) when missing
 	@bash scripts/sysdeps.sh
 
 run: venv ## start the gateway (SQLite under ./data, flows from ./ivr_flows, LiveKit optional)

@@ -144,6 +144,37 @@ def cmd_flows(args: argparse.Namespace, _settings: Settings) -> int:
     return code
 
 
+def cmd_transcribe(args: argparse.Namespace, _settings: Settings) -> int:
+    from pathlib import Path
+
+    import msgspec
+
+    try:  # the voice engines load only here: `trunkline` itself must stay quick to start
+        from gateway.voice.models import VoiceModelError, load_whisper
+        from gateway.voice.transcript import UnreadableAudio, transcribe_file
+    except ImportError as exc:
+        print(f"transcribe needs the voice engines ({exc}); install trunkline[voice]", file=sys.stderr)
+        return 1
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file; give the path of an audio file (wav, mp3, ogg, ...)", file=sys.stderr)
+        return 2
+    try:
+        model = load_whisper(Path(args.model_dir) if args.model_dir else None)
+        for segment in transcribe_file(path, model):
+            if args.json:
+                print(msgspec.json.encode(segment).decode(), flush=True)
+            else:
+                print(f"[{segment.start:8.2f} -> {segment.end:8.2f}] {segment.text}", flush=True)
+    except VoiceModelError as exc:
+        print(f"cannot load the speech model: {exc.reason}", file=sys.stderr)
+        return 1
+    except UnreadableAudio as exc:
+        print(f"{exc}; give an audio file ffmpeg can read", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trunkline", description="Telephony-first SIP and IVR gateway for LiveKit"
@@ -192,6 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     flows = sub.add_parser("flows", help="IVR flow tools: lint, test, simulate, graph", add_help=False)
     flows.add_argument("rest", nargs=argparse.REMAINDER)
     flows.set_defaults(func=cmd_flows)
+
+    transcribe = sub.add_parser(
+        "transcribe", help="transcribe an audio file offline (bundled whisper tiny.en)"
+    )
+    transcribe.add_argument("file", help="audio file (any format ffmpeg reads)")
+    transcribe.add_argument("--json", action="store_true", help="one JSON segment per line, with word times")
+    transcribe.add_argument(
+        "--model-dir", default=None, help="a CTranslate2 whisper model (default: bundled)"
+    )
+    transcribe.set_defaults(func=cmd_transcribe)
     return parser
 
 

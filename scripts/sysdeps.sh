@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests and benchmarks need, only when they are missing.
+# Install the Debian packages the tests and benchmarks need, only when they are missing:
+# PostgreSQL, wrk, util-linux (runuser), and espeak-ng + sox for the voice tests.
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
