@@ -196,7 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["flows"]:
+        # argparse's REMAINDER does not take options that come first (`flows --help`, `flows -h`): hand over
+        # the rest untouched, the flows tool has its own parser and help.
+        from gateway.ivr.cli import main as flows_main
+
+        return flows_main(words[1:])
+    args = build_parser().parse_args(words)
     settings = load_settings()
     result: int = args.func(args, settings)
     return result

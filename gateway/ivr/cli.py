@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ def main(
     argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
+    _quiet_library_logs()
     out = stdout or sys.stdout
     flows_dir: Path = args.flows_dir or default_flows_dir()
     if args.command == "lint":
@@ -82,6 +84,14 @@ def main(
     if args.command == "graph":
         return _graph(flows_dir, args.flow, args.format, out)
     return _schema(flows_dir, check=args.check, out=out)
+
+
+def _quiet_library_logs() -> None:
+    """The commands print every problem themselves: without logging set up, Python's last-resort handler would
+    add the registry's log lines ("ivr flow has errors") to the report."""
+    logger = logging.getLogger("gateway")
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def _print_problems(problems: Sequence[FlowProblem], out: TextIO) -> tuple[int, int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,37 @@ def test_lint_strict_fails_on_warnings(flows_dir: Path) -> None:
     code, out = run("lint", "--strict", str(flows_dir / "warn.yaml"))
     assert code == 1
     assert "warning: step 'm': after 3 invalid entries" in out
+
+
+def test_lint_warns_about_unreachable_steps_and_fails_on_them_only_when_strict(flows_dir: Path) -> None:
+    draft = flows_dir / "draft.yaml"
+    draft.write_text("start: a\nsteps:\n  a: { type: hangup }\n  later: { type: hangup }\n")
+    code, out = run("lint", str(draft))
+    assert code == 0
+    assert f"{draft}:4:3: warning: step 'later': step 'later' can never be reached" in out
+    assert run("lint", "--strict", str(draft))[0] == 1
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_through_the_trunkline_command(flag: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", flag], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("usage: trunkline flows")
+    assert "simulate" in done.stdout
+
+
+def test_lint_output_is_the_report_alone(flows_dir: Path) -> None:
+    (flows_dir / "broken.yaml").write_text("start: nope\nsteps: {}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", "--flows-dir", str(flows_dir), "lint"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (1, ""), "no log lines after the report"
+    assert done.stdout.endswith("4 flow file(s): 1 error(s), 0 warning(s)\n")
 
 
 def test_lint_uses_the_flows_dir_from_the_environment(
