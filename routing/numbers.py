@@ -146,9 +146,14 @@ def _commonness(region: str) -> tuple[int, str]:
     return (_COMMON_REGIONS.index(region) if region in _COMMON_REGIONS else len(_COMMON_REGIONS), region)
 
 
-def example_e164(region: str) -> str | None:
-    """An example number of `region` in E.164 (phonenumbers' own example), or None for an unknown region."""
-    example = phonenumbers.example_number(region)
+def example_e164(region: str, *, mobile: bool = False) -> str | None:
+    """An example number of `region` in E.164 (phonenumbers' own example, a fixed line unless `mobile`), or None
+    for an unknown region."""
+    example = (
+        phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        if mobile
+        else phonenumbers.example_number(region)
+    )
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164) if example else None
 
 

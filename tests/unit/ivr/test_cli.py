@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -160,6 +162,52 @@ def test_simulate_offline_lookups_fail_over(flows_dir: Path) -> None:
     assert "(HTTP GET https://crm.example.com/api/accounts/12345678 -> offline)" in out
     assert "  >> Sorry, I could not find that account." in out
     assert out.rstrip().endswith("Stopped.")
+
+
+def test_simulate_answers_lookups_with_the_flow_tests_canned_replies(flows_dir: Path) -> None:
+    code, out = run(
+        "--flows-dir", str(flows_dir), "simulate", "support", "--canned", stdin="12345678\n/quit\n"
+    )
+    assert code == 0
+    assert "(HTTP GET https://crm.example.com/api/accounts/12345678 -> status 200)" in out
+    assert "Ada" in out
+    code, out = run(
+        "--flows-dir", str(flows_dir), "simulate", "support", "--canned", stdin="99999999\n/quit\n"
+    )
+    assert "(HTTP GET https://crm.example.com/api/accounts/99999999 -> status 404)" in out
+
+
+def test_simulated_numbers_default_to_the_region(flows_dir: Path) -> None:
+    out = io.StringIO()
+    main(
+        ["--flows-dir", str(flows_dir), "simulate", "voicemail"],
+        stdin=io.StringIO(""),
+        stdout=out,
+        default_region=lambda: "AU",
+    )
+    assert "as +614" in out.getvalue()
+    assert "as +1" in run("--flows-dir", str(flows_dir), "simulate", "voicemail")[1], "US without a project"
+    assert "as +33" in run("--flows-dir", str(flows_dir), "simulate", "voicemail", "--region", "fr")[1]
+
+
+def test_the_trunkline_command_simulates_in_the_default_projects_region(
+    flows_dir: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db"}
+    subprocess.run(
+        [sys.executable, "-m", "gateway", "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        db.execute("UPDATE projects SET default_region = 'NZ' WHERE slug = 'default'")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", "--flows-dir", str(flows_dir), "simulate", "voicemail"],
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "as +642" in done.stdout
 
 
 def test_schema_check_and_write(flows_dir: Path) -> None:
