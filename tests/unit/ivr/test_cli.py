@@ -125,6 +125,25 @@ def test_graph_in_both_formats(flows_dir: Path) -> None:
     assert '"check_message" -> "thanks"' in dot
 
 
+def test_graph_has_a_legend_counts_in_words_and_numbers_on_transfers(flows_dir: Path) -> None:
+    (flows_dir / "small.yaml").write_text(
+        "start: check\nsteps:\n"
+        "  check:\n    type: branch\n    cases:\n"
+        "      - when: { caller_in: ['+447911123456'] }\n        goto: desk\n"
+        "    otherwise: desk\n"
+        "  desk: { type: transfer, number: '+442079460123' }\n"
+    )
+    mermaid = run("--flows-dir", str(flows_dir), "graph", "small")[1]
+    assert 'check(["check: branch (1 case)"])' in mermaid
+    assert '-.->|"caller in 1 number"| desk' in mermaid
+    assert 'desk["desk: transfer to number +442079460123"]' in mermaid
+    assert '    subgraph legend-key["Legend"]' in mermaid
+    assert '-->|"the caller chose"|' in mermaid
+    dot = run("--flows-dir", str(flows_dir), "graph", "small", "--format", "dot")[1]
+    assert "subgraph cluster_legend {" in dot
+    assert "transfer to number +442079460123" in dot
+
+
 def test_graph_of_a_broken_flow_explains(flows_dir: Path) -> None:
     (flows_dir / "voicemail.yaml").write_text("start: x\nsteps: {}\n")
     code, out = run("--flows-dir", str(flows_dir), "graph", "voicemail")
