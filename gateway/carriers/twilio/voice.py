@@ -39,6 +39,8 @@ from gateway.ivr import (
     Silence,
     Speech,
     TransferResult,
+    input_is_sensitive,
+    recorded_digits,
     render_twiml,
     twilio_event,
 )
@@ -278,11 +280,11 @@ async def _answer_outbound(responder: Responder, call: Call) -> str:
 # --- action URLs --------------------------------------------------------------------------------------------
 
 
-def describe_input(event: Event, params: dict[str, str]) -> dict[str, Any]:
-    """The caller's input as a call event: digits masked, speech never stored."""
+def describe_input(event: Event, params: dict[str, str], sensitive: bool = True) -> dict[str, Any]:
+    """The caller's input as a call event: private digits masked (`ivr.input_is_sensitive`), speech never stored."""
     match event:
         case Digits(digits=digits):
-            return {"input": "digits", "digits": "*" * len(digits)}
+            return {"input": "digits", "digits": recorded_digits(digits, sensitive)}
         case Speech(confidence=confidence):
             return {"input": "speech", "confidence": confidence}
         case RecordResult(duration=duration):
@@ -315,7 +317,8 @@ async def answer_action(db: AsyncSession, runtime: TwilioRuntime, hook: SignedWe
     await note_answered(db, call, voice)
     exchange = Exchange(db, call, conversation, is_new=False)
     event = twilio_event(hook.params)
-    webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params)})
+    sensitive = input_is_sensitive(conversation.ivr, runtime.flows)
+    webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params, sensitive)})
     if isinstance(event, RecordResult) and hook.first("RecordingSid"):
         await _recorded(db, hook, call, event)
     conversation.turn = turn + 1
