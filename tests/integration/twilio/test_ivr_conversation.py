@@ -101,6 +101,28 @@ def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(
         assert stored.ivr_state["ivr"]["wait"] == "done"
 
 
+def test_a_route_sets_the_flows_variables(database_url: str, tmp_path: Path) -> None:
+    flow = (
+        "variables: { campaign: none }\nstart: hi\nsteps:\n"
+        "  hi: { type: say, text: 'Welcome to the {{ campaign }} offer.', next: bye }\n"
+        "  bye: { type: hangup }\n"
+    )
+    with running_gateway(database_url, tmp_path) as gw:
+        assert gw.http.put("/v1/flows/offer", content=flow.encode()).status_code == 200
+        refused = gw.http.post(
+            "/v1/routes",
+            json={"name": "x", "target": {"type": "flow", "flow": "offer", "variables": {"caller": "me"}}},
+        )
+        assert (refused.status_code, refused.json()["field"]) == (422, "target.variables.caller")
+        gw.route("offer line", {"type": "flow", "flow": "offer", "variables": {"campaign": "spring"}})
+
+        async def call() -> Conversation:
+            async with gw.simulator() as twilio:
+                return await twilio.call(CALLER, NUMBER)
+
+        assert run(call()).prompts == ["Welcome to the spring offer."]
+
+
 def test_after_hours_the_caller_leaves_a_voicemail(database_url: str, tmp_path: Path) -> None:
     with running_gateway(database_url, tmp_path, clock=lambda: AFTER_HOURS) as gw:
         gw.route("main line", {"type": "flow", "flow": "main_menu"})
