@@ -84,7 +84,13 @@ _SIP_URI = re.compile(r"^sips?:[^\s@]+@[^\s@]+$|^sips?:[^\s@]+$")
 
 
 class FlowTarget(
-    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="flow", tag_field="type"
+    msgspec.Struct,
+    forbid_unknown_fields=True,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    tag="flow",
+    tag_field="type",
 ):
     """Run an IVR flow (a file in ivr_flows/, by id); `variables` start the flow's variables of the same name
     (over the flow's own starting values), e.g. ``{"campaign": "spring"}`` for ``{{ campaign }}``."""
