@@ -3,25 +3,36 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Extras `make test` (and the dev tools) install on top of the project, comma-separated (e.g. dev,voice).
+TEST_EXTRAS := dev,voice
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
 .DEFAULT_GOAL := help
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,voice]'
-	@touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-venv: $(STAMP) ## create .venv and install the project with its dev tools and voice engines
+# Running the gateway needs the project only; the dev tools (mypy, ruff, schemathesis, pytest) come with tests.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(TEST_EXTRAS)]'
+	@touch $@ $(RUN_STAMP)
+
+venv-run: $(RUN_STAMP) ## create .venv with the project only (what `make run` needs)
+
+venv: $(TEST_STAMP) ## create .venv and install the project with its dev tools and test extras
 
 sysdeps: ## install the system packages tests need (PostgreSQL server, wrk, espeak-ng, sox) when missing
 	@bash scripts/sysdeps.sh
 
-run: venv ## start the gateway (SQLite under ./data, flows from ./ivr_flows, LiveKit optional)
+run: venv-run ## start the gateway (SQLite under ./data, flows from ./ivr_flows, LiveKit optional)
 	$(BIN)/trunkline serve
 
 test: venv sysdeps lint typecheck ## the whole suite: lint, types, unit and integration tests on SQLite and PostgreSQL
@@ -45,4 +56,4 @@ bench: venv sysdeps ## run every benchmark in benchmarks/ (each ends with one JS
 clean: ## remove the virtualenv, caches and local data
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data
 
-.PHONY: help venv sysdeps run test lint fmt typecheck bench clean
+.PHONY: help venv venv-run sysdeps run test lint fmt typecheck bench clean

@@ -32,6 +32,7 @@ from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import ApiKeyAuthMiddleware, RequestSession, provide_db, provide_principal
 from gateway.web.observe import observe_middleware
+from gateway.web.openapi_problems import schema_router
 from gateway.web.problems import EXCEPTION_HANDLERS
 
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             version=__version__,
             description="Telephony-first SIP and IVR gateway for LiveKit: control-plane API.",
             path="/schema",
+            openapi_router=schema_router("/schema", twilio_wiring.FORM_BODIES, twilio_wiring.FORM_EXAMPLE),
             render_plugins=[RedocRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
             components=_security_components(),
         ),

@@ -175,6 +175,37 @@ def cmd_transcribe(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def _default_project_region() -> str | None:
+    """The default project's default_region, read without creating or migrating anything (None if unknown)."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.db.engine import create_engine, sqlite_path
+    from gateway.db.models import Project
+
+    settings = load_settings()
+    path = sqlite_path(settings.async_database_url)
+    if path is not None and not Path(path).exists():
+        return None
+
+    async def read() -> str | None:
+        engine = create_engine(settings.async_database_url)
+        try:
+            async with engine.connect() as connection:
+                region: str | None = await connection.scalar(
+                    select(Project.default_region).where(Project.slug == "default")
+                )
+                return region
+        except (SQLAlchemyError, OSError):
+            return None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trunkline", description="Telephony-first SIP and IVR gateway for LiveKit"
@@ -237,7 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["flows"]:
+        # argparse's REMAINDER does not take options that come first (`flows --help`, `flows -h`): hand over
+        # the rest untouched, the flows tool has its own parser and help.
+        from gateway.ivr.cli import main as flows_main
+
+        return flows_main(words[1:], default_region=_default_project_region)
+    args = build_parser().parse_args(words)
     settings = load_settings()
     result: int = args.func(args, settings)
     return result

@@ -1,6 +1,13 @@
-"""Liveness and readiness. Ready means the database answers (and LiveKit / flows once configured)."""
+"""Liveness and readiness.
+
+Ready means the gateway can serve calls: the database answers and the flows load. Other checks (LiveKit) are
+reported in the body and make the gateway `degraded`, not unready: Twilio and IVR calls still work through the
+routes' fallbacks while LiveKit is away, so a load balancer must not take the replica out of rotation.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
@@ -9,16 +16,33 @@ from sqlalchemy import text
 
 from gateway.services import Services, services
 
+CRITICAL_CHECKS = frozenset({"database", "flows"})
+"""Checks whose failure means calls cannot be served (503); any other failing check only degrades."""
+
 
 class Check(msgspec.Struct):
     name: str
     ok: bool
+    critical: bool
+    """A failure of a critical check makes the gateway not ready; other failures degrade it."""
     detail: str
 
 
 class Readiness(msgspec.Struct):
     ready: bool
+    status: Literal["ready", "degraded", "not_ready"]
+    degraded: list[str]
+    """Names of the non-critical checks that fail (their calls take the routes' fallbacks)."""
     checks: list[Check]
+
+
+def aggregate(results: list[Check]) -> Readiness:
+    ready = all(c.ok for c in results if c.critical)
+    degraded = [c.name for c in results if not c.ok and not c.critical]
+    status: Literal["ready", "degraded", "not_ready"] = (
+        "not_ready" if not ready else "degraded" if degraded else "ready"
+    )
+    return Readiness(ready=ready, status=status, degraded=degraded, checks=results)
 
 
 async def database_check(running: Services) -> tuple[bool, str]:
@@ -45,6 +69,7 @@ class HealthController(Controller):
         results = []
         for check in checks:
             ok, detail = await check(running)
-            results.append(Check(name=check.__name__.removesuffix("_check"), ok=ok, detail=detail))
-        ready = all(c.ok for c in results)
-        return Response(Readiness(ready=ready, checks=results), status_code=200 if ready else 503)
+            name = check.__name__.removesuffix("_check")
+            results.append(Check(name=name, ok=ok, critical=name in CRITICAL_CHECKS, detail=detail))
+        readiness = aggregate(results)
+        return Response(readiness, status_code=200 if readiness.ready else 503)

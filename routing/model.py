@@ -84,11 +84,22 @@ _SIP_URI = re.compile(r"^sips?:[^\s@]+@[^\s@]+$|^sips?:[^\s@]+$")
 
 
 class FlowTarget(
-    msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, tag="flow", tag_field="type"
+    msgspec.Struct,
+    forbid_unknown_fields=True,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    tag="flow",
+    tag_field="type",
 ):
-    """Run an IVR flow (a file in ivr_flows/, by id)."""
+    """Run an IVR flow (a file in ivr_flows/, by id); `variables` start the flow's variables of the same name
+    (over the flow's own starting values), e.g. ``{"campaign": "spring"}`` for ``{{ campaign }}``."""
 
     flow: Annotated[str, msgspec.Meta(min_length=1)]
+    variables: dict[
+        Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)],
+        Annotated[str, msgspec.Meta(max_length=1000)],
+    ] = msgspec.field(default_factory=dict)
 
 
 class AgentTarget(

@@ -13,11 +13,13 @@ __all__ = [
     "InvalidNumber",
     "caller_region",
     "country_code_of",
+    "example_e164",
     "is_canonical_e164",
     "is_plausible_e164",
     "is_withheld",
     "mask",
     "normalize",
+    "regions_where_valid",
     "sip_user_part",
 ]
 
@@ -120,6 +122,39 @@ def normalize(raw: str, default_region: str | None) -> E164Number:
         extension=parsed.extension or None,
         region=region if region and region != "001" else None,
     )
+
+
+def regions_where_valid(raw: str, skip: str | None = None) -> list[E164Number]:
+    """The numbers a national-format `raw` would be in the regions where it is valid (for hints in errors):
+    each calling code's main region only, the most common ones first."""
+    found = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS - {skip}, key=_commonness):
+        code = phonenumbers.country_code_for_region(region)
+        if phonenumbers.region_code_for_country_code(code) != region:
+            continue
+        try:
+            found.append(normalize(raw, region))
+        except InvalidNumber:
+            continue
+    return found
+
+
+_COMMON_REGIONS = ("US", "GB", "AU", "CA", "DE", "FR", "IN", "IE", "NZ", "ES", "IT", "NL", "BR", "MX", "ZA")
+
+
+def _commonness(region: str) -> tuple[int, str]:
+    return (_COMMON_REGIONS.index(region) if region in _COMMON_REGIONS else len(_COMMON_REGIONS), region)
+
+
+def example_e164(region: str, *, mobile: bool = False) -> str | None:
+    """An example number of `region` in E.164 (phonenumbers' own example, a fixed line unless `mobile`), or None
+    for an unknown region."""
+    example = (
+        phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        if mobile
+        else phonenumbers.example_number(region)
+    )
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164) if example else None
 
 
 def country_code_of(e164: str) -> int | None:

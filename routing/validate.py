@@ -33,6 +33,8 @@ from routing.schedule import always_open, never_opens
 __all__ = ["Problem", "has_errors", "validate"]
 
 Severity = Literal["error", "warning"]
+CALL_VARIABLES = frozenset({"caller", "called", "call_id"})
+"""Flow variables every call sets itself: a route cannot set them."""
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,6 +118,10 @@ class _Checker:
             self.add(route.id, "dispatch.pin", "error", "a room PIN is dialled on a keypad: digits only")
 
     def target(self, route_id: str | None, field: str, target: Target) -> None:
+        if isinstance(target, FlowTarget):
+            for name in sorted(CALL_VARIABLES & set(target.variables)):
+                message = f"{name!r} is set by the call itself; pick another name"
+                self.add(route_id, f"{field}.variables.{name}", "error", message)
         if isinstance(target, FlowTarget) and target.flow not in self.flows:
             self.add(
                 route_id, f"{field}.flow", "error", f"flow {target.flow!r} does not exist{_known(self.flows)}"

@@ -10,8 +10,10 @@ from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
 from gateway import audit
+from gateway.db.conflicts import describe_conflict
 from gateway.db.models import Base
 from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.web.allowed import allowed_values
 from gateway.web.deps import Caller, Db
 
 M = TypeVar("M", bound=Base)
@@ -70,7 +72,9 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any], target: Any) -> 
         return msgspec.convert(merged, target, strict=True)
     except msgspec.ValidationError as exc:
         field = str(exc).split("at `$.", 1)[1].rstrip("`") if "at `$." in str(exc) else None
-        raise InvalidInput(f"{exc}. Fix that field and retry.", field=field) from None
+        allowed = allowed_values(target, field) if field and str(exc).startswith("Invalid") else None
+        choices = f" (allowed: {', '.join(repr(value) for value in allowed)})" if allowed else ""
+        raise InvalidInput(f"{exc}{choices}. Fix that field and retry.", field=field) from None
 
 
 def _merge(current: Any, patch: Any) -> Any:
@@ -116,15 +120,5 @@ async def commit_audited(
         await db.commit()
     except IntegrityError as exc:
         await db.rollback()
-        raise Conflict(_conflict_message(exc)) from None
-
-
-def _conflict_message(exc: IntegrityError) -> str:
-    text = str(exc.orig).lower()
-    if "e164" in text:
-        return "That phone number is already registered (numbers are unique across the system). Nothing was written."
-    if "foreign key" in text:
-        return "A referenced object does not exist. Check the ids you sent. Nothing was written."
-    return (
-        "The change conflicts with an existing object (a name or value must be unique). Nothing was written."
-    )
+        detail, field = describe_conflict(exc)
+        raise Conflict(detail, field=field) from None

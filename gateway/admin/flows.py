@@ -7,17 +7,24 @@ them; writing or deleting a file needs an admin of the default project.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from litestar import Controller, delete, get, put
 from litestar.datastructures import State
 from litestar.params import FromPath, RawBody
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import Role
+from gateway.db.models import Project
+from gateway.db.models import Route as RouteRow
 from gateway.errors import Forbidden, InvalidInput, NotFound
-from gateway.ivr import FlowGraph, FlowRegistry, LoadedFlow
+from gateway.ivr import FlowGraph, FlowInUse, FlowRegistry, LoadedFlow
+from gateway.ivr.steps import TransferStep
+from gateway.routing_table import agent_names
 from gateway.services import services
-from gateway.web.deps import Caller
+from gateway.web.deps import Caller, Db
 
 
 class FlowSummary(msgspec.Struct):
@@ -28,6 +35,8 @@ class FlowSummary(msgspec.Struct):
     description: str
     problems: list[str]
     """Errors of a newer edit that is not served (the version above still is), and warnings."""
+    missing_agents: list[str] = msgspec.field(default_factory=list)
+    """Agents the flow transfers to that do not exist in the caller's project (those transfers fail)."""
 
 
 class BrokenFlow(msgspec.Struct):
@@ -50,15 +59,56 @@ def registry(state: State) -> FlowRegistry:
     return services(state).flow_registry()
 
 
-def summary(flows: FlowRegistry, loaded: LoadedFlow) -> FlowSummary:
+def summary(flows: FlowRegistry, loaded: LoadedFlow, agents: set[str] | None = None) -> FlowSummary:
+    """The flow as listed; with `agents` (the project's), transfers to other agents are reported."""
+    missing = [] if agents is None else _missing_agents(loaded, agents)
     return FlowSummary(
         id=loaded.id,
         version=loaded.version,
         file=loaded.path.name,
         loaded_at=loaded.loaded_at,
         description=loaded.flow.description,
-        problems=[str(p) for p in flows.problems_for(loaded.id)],
+        problems=[str(p) for p in flows.problems_for(loaded.id)] + [text for _, text in missing],
+        missing_agents=sorted({name for name, _ in missing}),
     )
+
+
+def _missing_agents(loaded: LoadedFlow, agents: set[str]) -> list[tuple[str, str]]:
+    found = []
+    for step_id, step in loaded.flow.steps.items():
+        name = step.agent if isinstance(step, TransferStep) else None
+        if name is None or "{{" in name or name in agents:
+            continue
+        line = loaded.step_lines.get(step_id, 1)
+        found.append(
+            (
+                name,
+                f"{loaded.path.name}:{line}:3: warning: step '{step_id}': agent '{name}' does not exist in this "
+                "project, so the transfer fails (create it with POST /v1/agents)",
+            )
+        )
+    return found
+
+
+async def routes_using(db: AsyncSession, flow_id: str) -> list[str]:
+    """Routes (of any project: flow files are shared) and project defaults that send calls to `flow_id`."""
+    users: list[str] = []
+    rows = await db.execute(
+        select(RouteRow.id, RouteRow.name, RouteRow.spec, Project.slug).join(
+            Project, Project.id == RouteRow.project_id
+        )
+    )
+    for route_id, name, spec, slug in rows.all():
+        fields = [f for f in ("target", "fallback") if _is_flow(spec.get(f), flow_id)]
+        users.extend(f"route {name!r} ({route_id}, project {slug}) {field}" for field in fields)
+    for slug, settings in (await db.execute(select(Project.slug, Project.settings))).all():
+        if _is_flow((settings or {}).get("routing_default"), flow_id):
+            users.append(f"project {slug}'s routing_default")
+    return sorted(users)
+
+
+def _is_flow(target: Any, flow_id: str) -> bool:
+    return isinstance(target, dict) and target.get("type") == "flow" and target.get("flow") == flow_id
 
 
 def _need_platform_admin(principal: Caller) -> None:
@@ -73,8 +123,9 @@ class FlowController(Controller):
     tags = ["flows"]
 
     @get(operation_id="listFlows", summary="List loaded flows with their versions and problems")
-    async def list_flows(self, state: State) -> FlowList:
+    async def list_flows(self, state: State, db: Db, principal: Caller) -> FlowList:
         flows = registry(state)
+        agents = await agent_names(db, principal.project_id)
         loaded = flows.all()
         served = {f.id for f in loaded}
         broken: dict[str, list[str]] = {}
@@ -83,18 +134,20 @@ class FlowController(Controller):
             if flow_id not in served:
                 broken.setdefault(flow_id, []).append(str(problem))
         return FlowList(
-            items=[summary(flows, f) for f in loaded],
+            items=[summary(flows, f, agents) for f in loaded],
             broken=[BrokenFlow(id=k, problems=v) for k, v in sorted(broken.items())],
         )
 
     @get("/{flow_id:str}", operation_id="getFlow", summary="A flow with its source text and graph")
-    async def get_flow(self, state: State, flow_id: FromPath[str]) -> FlowDetail:
+    async def get_flow(self, state: State, db: Db, principal: Caller, flow_id: FromPath[str]) -> FlowDetail:
         flows = registry(state)
         loaded = flows.get(flow_id)
         if loaded is None:
             raise NotFound(f"No flow {flow_id!r} is loaded; GET /v1/flows lists them (and broken files).")
         return FlowDetail(
-            **msgspec.structs.asdict(summary(flows, loaded)), text=loaded.text, graph=flows.graph(flow_id)
+            **msgspec.structs.asdict(summary(flows, loaded, await agent_names(db, principal.project_id))),
+            text=loaded.text,
+            graph=flows.graph(flow_id),
         )
 
     @put(
@@ -118,8 +171,16 @@ class FlowController(Controller):
         "/{flow_id:str}",
         operation_id="deleteFlow",
         opt={"role": Role.admin},
-        summary="Delete a flow file (refused while another flow links to it)",
+        summary="Delete a flow file (refused while a route or another flow sends calls to it)",
     )
-    async def delete_flow(self, state: State, principal: Caller, flow_id: FromPath[str]) -> None:
+    async def delete_flow(self, state: State, db: Db, principal: Caller, flow_id: FromPath[str]) -> None:
         _need_platform_admin(principal)
+        users = await routes_using(db, flow_id)
+        if users:
+            raise FlowInUse(
+                f"flow '{flow_id}' is the target of: {'; '.join(users)}. Point them elsewhere (PATCH "
+                "/v1/routes/{id}) or delete them first.",
+                field="flow_id",
+                extra={"routes": users},
+            )
         registry(state).delete(flow_id)

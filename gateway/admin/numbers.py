@@ -37,9 +37,11 @@ class NumberOut(msgspec.Struct):
     label: str
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = msgspec.field(default_factory=list)
+    """On a create or change: how the input was read when it was not in E.164 (e.g. a national number)."""
 
 
-def render(n: PhoneNumber) -> NumberOut:
+def render(n: PhoneNumber, warnings: list[str] | None = None) -> NumberOut:
     return NumberOut(
         id=n.id,
         number=n.e164,
@@ -48,6 +50,7 @@ def render(n: PhoneNumber) -> NumberOut:
         label=n.label,
         created_at=n.created_at,
         updated_at=n.updated_at,
+        warnings=warnings or [],
     )
 
 
@@ -55,9 +58,11 @@ def snapshot(n: PhoneNumber) -> dict[str, Any]:
     return {"number": n.e164, "trunk_id": n.trunk_id, "label": n.label, "region": n.region}
 
 
-async def _apply(db: AsyncSession, principal: Principal, n: PhoneNumber, data: NumberIn) -> None:
+async def _apply(db: AsyncSession, principal: Principal, n: PhoneNumber, data: NumberIn) -> list[str]:
+    """Validate `data` into `n`; returns warnings about how the input was read."""
     project = await db.get(Project, principal.project_id)
-    parsed = to_e164(data.number, data.region or (project.default_region if project else None), "number")
+    assumed = data.region or (project.default_region if project else None)
+    parsed = to_e164(data.number, assumed, "number")
     if data.trunk_id is not None:
         trunk = await db.get(Trunk, data.trunk_id)
         if trunk is None or trunk.project_id != principal.project_id:
@@ -77,6 +82,17 @@ async def _apply(db: AsyncSession, principal: Principal, n: PhoneNumber, data: N
         )
     n.e164, n.trunk_id, n.label = parsed.e164, data.trunk_id, data.label
     n.region = parsed.region or data.region or (project.default_region if project else "US")
+    return _national_warning(data, parsed.e164, assumed)
+
+
+def _national_warning(data: NumberIn, e164: str, assumed: str | None) -> list[str]:
+    if data.number.strip().startswith("+") or data.number.strip() == e164:
+        return []
+    source = "the request's `region`" if data.region else "the project's default_region"
+    return [
+        f"number {data.number.strip()!r} was read as a national number of {assumed} ({source}) and stored "
+        f"as {e164}; send E.164 (+ and the country code) to say which country you mean."
+    ]
 
 
 class NumberController(Controller):
@@ -110,7 +126,7 @@ class NumberController(Controller):
         ],
     ) -> NumberOut:
         number = PhoneNumber(id=new_id("num"), project_id=principal.project_id)
-        await _apply(db, principal, number, data)
+        warnings = await _apply(db, principal, number, data)
         db.add(number)
         await commit_audited(
             db,
@@ -121,7 +137,7 @@ class NumberController(Controller):
             before=None,
             after=snapshot(number),
         )
-        return render(number)
+        return render(number, warnings)
 
     @get("/{number_id:str}", operation_id="getNumber", summary="Get a phone number")
     async def get_number(self, db: Db, principal: Caller, number_id: FromPath[str]) -> NumberOut:
@@ -140,7 +156,7 @@ class NumberController(Controller):
         number = await scoped(db, PhoneNumber, number_id, principal)
         before = snapshot(number)
         current = {k: v for k, v in before.items() if v is not None}
-        await _apply(db, principal, number, merge_patch(current, data, NumberIn))
+        warnings = await _apply(db, principal, number, merge_patch(current, data, NumberIn))
         await commit_audited(
             db,
             principal,
@@ -150,7 +166,7 @@ class NumberController(Controller):
             before=before,
             after=snapshot(number),
         )
-        return render(number)
+        return render(number, warnings if "number" in data else [])
 
     @delete("/{number_id:str}", operation_id="deleteNumber", summary="Remove a phone number")
     async def delete_number(self, db: Db, principal: Caller, number_id: FromPath[str]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
+from gateway.admin.route_warnings import deployment_warnings
 from gateway.auth.principal import Principal
 from gateway.calls.guard import DestinationPolicy
 from gateway.db.models import Project
@@ -24,7 +25,7 @@ from gateway.db.models import Route as RouteRow
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
-from gateway.routing_table import check_table, compiled_rules, input_of, load_table
+from gateway.routing_table import check_table, compiled_rules, input_of, load_table, to_route
 from gateway.services import services
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
@@ -119,7 +120,8 @@ async def _checked(db: AsyncSession, state: State, principal: Principal, row: Ro
             field=errors[0].field,
             extra={"problems": [msgspec.to_builtins(p) for p in errors]},
         )
-    return [p.message for p in mine]
+    settings = state.get("settings")
+    return [p.message for p in mine] + await deployment_warnings(db, project, settings, to_route(row))
 
 
 class RouteController(Controller):

@@ -74,6 +74,7 @@ from gateway.ivr.loader import load_flow_text
 from gateway.ivr.problems import FlowInvalid, FlowProblem
 from gateway.ivr.registry import FlowInUse, FlowRegistry
 from gateway.ivr.run import FlowLookup
+from gateway.ivr.sensitive import input_is_sensitive, recorded_digits
 from gateway.ivr.state import IvrContext, IvrState, Outcome, Turn, decode_state, encode_state
 from gateway.ivr.twiml import UnrenderableAction, render_twiml, twilio_event
 
@@ -117,7 +118,9 @@ __all__ = [
     "drive_sync",
     "encode_state",
     "fetch_with_httpx",
+    "input_is_sensitive",
     "load_flow_text",
+    "recorded_digits",
     "render_twiml",
     "start",
     "to_dot",

@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -19,7 +20,7 @@ import httpx
 from gateway.ivr.actions import HttpRequest
 from gateway.ivr.driver import fetch_with_httpx_sync
 from gateway.ivr.events import HttpResult
-from gateway.ivr.flowtests import run_tests
+from gateway.ivr.flowtests import canned_fetch, canned_replies, run_tests
 from gateway.ivr.graph import to_dot, to_mermaid
 from gateway.ivr.loader import display_path
 from gateway.ivr.problems import FlowProblem
@@ -27,6 +28,7 @@ from gateway.ivr.registry import FLOW_SUFFIX, FlowRegistry
 from gateway.ivr.schema import TESTS_DIR, schema_files
 from gateway.ivr.simulate import simulate
 from gateway.ivr.state import IvrContext
+from routing.numbers import example_e164
 
 __all__ = ["default_flows_dir", "main"]
 
@@ -51,13 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("-v", "--verbose", action="store_true", help="also list passing tests and transcripts")
     sim = commands.add_parser("simulate", help="talk to a flow in the terminal")
     sim.add_argument("flow", help="flow id (file name without .yaml)")
-    sim.add_argument("--caller", default="+447911123000", help="caller's number (E.164)")
-    sim.add_argument("--called", default="+442079460000", help="number called (E.164)")
+    sim.add_argument(
+        "--region",
+        type=str.upper,
+        help="region of the default numbers (default: the default project's default_region, else US)",
+    )
+    sim.add_argument("--caller", help="caller's number, E.164 (default: an example mobile of the region)")
+    sim.add_argument("--called", help="number called, E.164 (default: an example number of the region)")
     sim.add_argument(
         "--at", type=datetime.fromisoformat, help="time of the call, ISO 8601 with zone (default now)"
     )
-    sim.add_argument(
+    lookups = sim.add_mutually_exclusive_group()
+    lookups.add_argument(
         "--offline", action="store_true", help="make every HTTP lookup fail instead of calling it"
+    )
+    lookups.add_argument(
+        "--canned",
+        action="store_true",
+        help="answer HTTP lookups with the canned replies of the flow's tests (<flows dir>/tests)",
     )
     graph = commands.add_parser("graph", help="print a flow as a Mermaid or Graphviz graph")
     graph.add_argument("flow", help="flow id")
@@ -68,9 +81,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(
-    argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    default_region: Callable[[], str | None] | None = None,
 ) -> int:
+    """Run a `trunkline flows` command. `default_region()` gives the region `simulate` assumes when none is given
+    (the gateway's CLI reads the default project's); without it, or when it gives None, US."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
+    _quiet_library_logs()
     out = stdout or sys.stdout
     flows_dir: Path = args.flows_dir or default_flows_dir()
     if args.command == "lint":
@@ -78,10 +98,18 @@ def main(
     if args.command == "test":
         return _test(flows_dir, args.paths or [flows_dir / TESTS_DIR], verbose=args.verbose, out=out)
     if args.command == "simulate":
-        return _simulate(flows_dir, args, stdin or sys.stdin, out)
+        return _simulate(flows_dir, args, stdin or sys.stdin, out, default_region)
     if args.command == "graph":
         return _graph(flows_dir, args.flow, args.format, out)
     return _schema(flows_dir, check=args.check, out=out)
+
+
+def _quiet_library_logs() -> None:
+    """The commands print every problem themselves: without logging set up, Python's last-resort handler would
+    add the registry's log lines ("ivr flow has errors") to the report."""
+    logger = logging.getLogger("gateway")
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def _print_problems(problems: Sequence[FlowProblem], out: TextIO) -> tuple[int, int]:
@@ -148,7 +176,13 @@ def _require(registry: FlowRegistry, flow_id: str, out: TextIO) -> bool:
     return False
 
 
-def _simulate(flows_dir: Path, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
+def _simulate(
+    flows_dir: Path,
+    args: argparse.Namespace,
+    stdin: TextIO,
+    out: TextIO,
+    default_region: Callable[[], str | None] | None,
+) -> int:
     registry = _load(flows_dir, out)
     if not _require(registry, args.flow, out):
         return 1
@@ -158,14 +192,20 @@ def _simulate(flows_dir: Path, args: argparse.Namespace, stdin: TextIO, out: Tex
     if now.tzinfo is None:
         print("--at needs a time zone, e.g. 2025-03-04T10:00:00+00:00", file=out)
         return 2
-    ctx = IvrContext(caller=args.caller, called=args.called, call_id="CA" + "5" * 32, now=now)
+    needs_region = args.caller is None or args.called is None
+    region = args.region or (default_region() if default_region and needs_region else None) or "US"
+    caller = args.caller or example_e164(region, mobile=True)
+    called = args.called or example_e164(region)
+    if caller is None or called is None:
+        print(f"no example numbers for region {region!r}: pass --caller and --called in E.164", file=out)
+        return 2
+    ctx = IvrContext(caller=caller, called=called, call_id="CA" + "5" * 32, now=now)
+    if args.canned:
+        replies = canned_replies([flows_dir / TESTS_DIR], args.flow)
+        print(f"HTTP lookups answered from {len(replies)} canned reply(ies) of the flow's tests", file=out)
+        return simulate(loaded, ctx, registry, canned_fetch(replies), read=_reader(stdin, out), out=out)
 
-    def read(prompt: str) -> str | None:
-        out.write(prompt)
-        out.flush()
-        line = stdin.readline()
-        return line.rstrip("\n") if line else None
-
+    read = _reader(stdin, out)
     with httpx.Client() as client:
 
         def fetch(request: HttpRequest) -> HttpResult:
@@ -174,6 +214,16 @@ def _simulate(flows_dir: Path, args: argparse.Namespace, stdin: TextIO, out: Tex
             return fetch_with_httpx_sync(client, request)
 
         return simulate(loaded, ctx, registry, fetch, read=read, out=out)
+
+
+def _reader(stdin: TextIO, out: TextIO) -> Callable[[str], str | None]:
+    def read(prompt: str) -> str | None:
+        out.write(prompt)
+        out.flush()
+        line = stdin.readline()
+        return line.rstrip("\n") if line else None
+
+    return read
 
 
 def _graph(flows_dir: Path, flow_id: str, fmt: str, out: TextIO) -> int:

@@ -202,7 +202,8 @@ def describe(condition: Condition) -> str:
         if condition.is_set is not None:
             parts.append(f"{condition.variable} {'is set' if condition.is_set else 'is empty'}")
     if condition.caller_in is not None:
-        parts.append(f"caller in {len(condition.caller_in)} numbers")
+        count = len(condition.caller_in)
+        parts.append(f"caller in {count} number{'' if count == 1 else 's'}")
     if condition.caller_starts_with is not None:
         parts.append(f"caller starts with {', '.join(condition.caller_starts_with)}")
     if condition.caller_withheld is not None:

@@ -8,7 +8,7 @@ One file per flow under ``ivr_flows/tests/`` (any name ending .yaml); the format
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -164,6 +164,29 @@ def find_test_files(paths: Iterable[Path]) -> list[Path]:
 def load_test_file(path: Path) -> tuple[FlowTestFile | None, list[FlowProblem], SourceMap]:
     decoded = decode_yaml(path.read_bytes(), FlowTestFile, file=display_path(path))
     return decoded.value, decoded.problems, decoded.source
+
+
+def canned_replies(paths: Iterable[Path], flow_id: str) -> list[CannedHttp]:
+    """The canned HTTP replies of `flow_id`'s tests, for `flows simulate`: the files' own first (what every test
+    gets), then the single tests' (scenarios such as a timeout, for URLs the files do not cover)."""
+    suites = [suite for path in find_test_files(paths) if (suite := load_test_file(path)[0]) is not None]
+    mine = [suite for suite in suites if suite.flow == flow_id]
+    return [
+        *(reply for suite in mine for reply in suite.http),
+        *(reply for suite in mine for test in suite.tests for reply in test.http),
+    ]
+
+
+def canned_fetch(replies: list[CannedHttp]) -> Callable[[HttpRequest], HttpResult]:
+    """HTTP lookups answered from `replies` (the first that matches); no match is a failed lookup."""
+
+    def fetch(request: HttpRequest) -> HttpResult:
+        for reply in replies:
+            if reply.matches(request):
+                return reply.result()
+        return HttpResult(error="no canned reply")
+
+    return fetch
 
 
 def run_tests(paths: Iterable[Path], flows: FlowLookup) -> tuple[list[FlowTestResult], list[FlowProblem]]:

@@ -95,13 +95,13 @@ def summary(step: Step) -> str:
         case GatherStep(into=into):
             return f"ask for {into}"
         case BranchStep(cases=cases):
-            return f"branch ({len(cases)} cases)"
+            return f"branch ({plural(len(cases), 'case')})"
         case SetStep(variables=variables):
             return "set " + ", ".join(variables)
         case HttpStep(method=method, url=url):
             return f"{method} {_short(re.sub(r'^https?://', '', url))}"
-        case TransferStep():
-            return f"transfer to {step.target_label}"
+        case TransferStep(number=number, sip=sip):
+            return f"transfer to {'number ' + number if number else sip or step.target_label}"
         case RecordStep(max_length=max_length):
             return f"record up to {max_length}s"
         case GotoStep(flow=flow, step=target):
@@ -113,6 +113,11 @@ def summary(step: Step) -> str:
         case HangupStep(reason=reason, reject=reject):
             return f"reject ({reject})" if reject else f"hang up ({reason})"
     return step_type(step)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 case``, ``3 cases``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _short(text: str) -> str:
@@ -128,7 +133,19 @@ def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;")
 
 
-def to_mermaid(graph: FlowGraph) -> str:
+# Legend ids hold '-' (mermaid) or ':' (dot), which node ids never do after `_mermaid_id` or in a step id.
+_MERMAID_LEGEND = [
+    '    subgraph legend-key["Legend"]',
+    '        legend-start(["first step"])',
+    '        legend-step["step id: what it does"]',
+    '        legend-flow{{"another flow"}}',
+    '        legend-from[" "] -->|"the caller chose"| legend-to[" "]',
+    '        legend-auto-from[" "] -.->|"automatic: next, condition, result"| legend-auto-to[" "]',
+    "    end",
+]
+
+
+def to_mermaid(graph: FlowGraph, *, legend: bool = True) -> str:
     lines = ["flowchart TD"]
     for node in graph.nodes:
         label = _mermaid_text(f"{node.id}: {node.label}" if node.kind == "step" else f"flow {node.label}")
@@ -145,6 +162,8 @@ def to_mermaid(graph: FlowGraph) -> str:
         lines.append(
             f'    {_mermaid_id(edge.source)} {arrow}|"{_mermaid_text(edge.label)}"| {_mermaid_id(edge.target)}'
         )
+    if legend:
+        lines.extend(_MERMAID_LEGEND)
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +171,21 @@ def _dot_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def to_dot(graph: FlowGraph) -> str:
+_DOT_LEGEND = [
+    "    subgraph cluster_legend {",
+    '        label="Legend"; fontsize=10;',
+    '        "legend:start" [label="first step", style=bold];',
+    '        "legend:step" [label="step id\\nwhat it does"];',
+    '        "legend:flow" [label="another flow", shape=folder];',
+    '        "legend:from" [label="", width=0.2]; "legend:to" [label="", width=0.2];',
+    '        "legend:from" -> "legend:to" [label="the caller chose"];',
+    '        "legend:auto-from" [label="", width=0.2]; "legend:auto-to" [label="", width=0.2];',
+    '        "legend:auto-from" -> "legend:auto-to" [label="automatic: next, condition, result", style=dashed];',
+    "    }",
+]
+
+
+def to_dot(graph: FlowGraph, *, legend: bool = True) -> str:
     lines = [f'digraph "{_dot_text(graph.flow)}" {{', "    rankdir=TB;", "    node [shape=box];"]
     for node in graph.nodes:
         label = (
@@ -169,5 +202,7 @@ def to_dot(graph: FlowGraph) -> str:
         lines.append(
             f'    "{_dot_text(edge.source)}" -> "{_dot_text(edge.target)}" [label="{_dot_text(edge.label)}"{style}];'
         )
+    if legend:
+        lines.extend(_DOT_LEGEND)
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -37,7 +37,8 @@ class Issue(msgspec.Struct, frozen=True, gc=False):
     """A problem found on the typed flow, before it is placed in the file.
 
     `path` leads from the document root to the offending value (``("steps", "menu", "options", "1")``);
-    `at_key` points at the key of that value rather than the value itself.
+    `at_key` points at the key of that value rather than the value itself; `within` (a regular expression)
+    points inside the value, at its first group (e.g. a variable inside a template).
     """
 
     path: FieldPath
@@ -45,6 +46,7 @@ class Issue(msgspec.Struct, frozen=True, gc=False):
     hint: str | None = None
     severity: Severity = "error"
     at_key: bool = False
+    within: str | None = None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

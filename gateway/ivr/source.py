@@ -9,6 +9,7 @@ file, with a hint where one helps.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -193,21 +194,59 @@ class _Loader(yaml.CSafeLoader):
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
 
+_OPENERS = {
+    "while parsing a flow sequence": ("[", "]", "list"),
+    "while parsing a flow mapping": ("{", "}", "map"),
+}
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*):(?: |$)")
+
+
 def _yaml_problem(error: yaml.YAMLError, file: str, text: str) -> FlowProblem:
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        problem = error.problem or "invalid YAML"
-        lines = text.splitlines()
-        line = lines[mark.line] if mark.line < len(lines) else ""
-        hint = None
-        if "\t" in line[: mark.column + 1]:
-            hint = "indent with spaces, not tabs"
-        elif "mapping values are not allowed" in problem:
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return FlowProblem(file, 1, 1, None, f"YAML: {error}")
+    mark = error.problem_mark
+    problem = error.problem or "invalid YAML"
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    line_no, column, hint = mark.line + 1, mark.column + 1, None
+    opened = error.context_mark
+    if "\t" in line[: mark.column + 1]:
+        hint = "indent with spaces, not tabs"
+    elif error.context in _OPENERS and opened is not None:
+        opener, closer, shape = _OPENERS[error.context]
+        problem = f"this '{opener}' is never closed"
+        line_no, column = opened.line + 1, opened.column + 1
+        hint = (
+            f"close the {shape} with '{closer}', or quote the text if the '{opener}' belongs to it: a value "
+            f"that starts with '{opener}' is read as a {shape}"
+        )
+    elif error.context == "while scanning a quoted scalar" and opened is not None:
+        problem = "this quote is never closed"
+        line_no, column = opened.line + 1, opened.column + 1
+        hint = "end the text with the same quote it starts with"
+    elif "mapping values are not allowed" in problem:
+        key = _KEY_LINE.match(line)
+        above = _line_above(lines, mark.line)
+        above_key = _KEY_LINE.match(above) if above is not None else None
+        if key and above_key and len(key["indent"]) > len(above_key["indent"]):
+            column = len(key["indent"]) + 1
+            problem = f"'{key['key']}:' is indented further than '{above_key['key']}:' on the line above"
+            hint = (
+                f"YAML reads it as part of that line's value: line '{key['key']}:' up with "
+                f"'{above_key['key']}:', or quote the value if it is text containing ': '"
+            )
+        else:
             hint = "text containing ': ' must be in quotes"
-        elif "could not find expected ':'" in problem or "expected <block end>" in problem:
-            hint = "check the indentation of this line and the one before"
-        return FlowProblem(file, mark.line + 1, mark.column + 1, None, f"YAML: {problem}", hint)
-    return FlowProblem(file, 1, 1, None, f"YAML: {error}")
+    elif "could not find expected ':'" in problem or "expected <block end>" in problem:
+        hint = "check the indentation of this line and the one before"
+    return FlowProblem(file, line_no, column, None, f"YAML: {problem}", hint)
+
+
+def _line_above(lines: list[str], index: int) -> str | None:
+    for candidate in reversed(lines[:index]):
+        if candidate.strip() and not candidate.lstrip().startswith("#"):
+            return candidate
+    return None
 
 
 def decode_yaml(
@@ -225,6 +264,7 @@ def decode_yaml(
     except yaml.YAMLError as error:
         return Decoded(None, [_yaml_problem(error, file, text)], SourceMap())
     builder = _Builder()
+    builder.source.text = text
     if root is None:
         problem = FlowProblem(file, 1, 1, None, "the file is empty", "start with `start:` and `steps:`")
         return Decoded(None, [problem], builder.source)

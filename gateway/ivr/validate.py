@@ -131,16 +131,19 @@ def _check_templates(at: FieldPath, texts: Iterable[tuple[FieldPath, str]], know
         except TemplateError as error:
             issues.append(Issue((*at, *path), str(error)))
             continue
-        issues.extend(_check_names(at, [(path, name) for name in names], known))
+        issues.extend(_check_names(at, [(path, name) for name in names], known, in_template=True))
     return issues
 
 
-def _check_names(at: FieldPath, names: Iterable[tuple[FieldPath, str]], known: set[str]) -> list[Issue]:
+def _check_names(
+    at: FieldPath, names: Iterable[tuple[FieldPath, str]], known: set[str], *, in_template: bool = False
+) -> list[Issue]:
     issues = []
     for path, name in names:
         if name not in known:
             hint = did_you_mean(name, sorted(known)) or "declare it under `variables:` at the top of the flow"
-            issues.append(Issue((*at, *path), f"unknown variable '{name}'", hint))
+            within = rf"\{{\{{\s*({re.escape(name)})\s*\}}\}}" if in_template else None
+            issues.append(Issue((*at, *path), f"unknown variable '{name}'", hint, within=within))
     return issues
 
 
@@ -189,6 +192,7 @@ def _unreachable(flow: Flow, links: Links, entries: set[str]) -> list[Issue]:
             ("steps", step_id),
             f"step '{step_id}' can never be reached",
             f"link to it from another step (e.g. `next: {step_id}`) or delete it",
+            "warning",
             at_key=True,
         )
         for step_id in flow.steps

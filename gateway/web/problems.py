@@ -9,8 +9,10 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import IntegrityError
 
+from gateway.db.conflicts import describe_conflict
 from gateway.errors import AppError
 from gateway.logs import request_id_var
+from gateway.web.allowed import allowed_values
 
 log = logging.getLogger("trunkline.http")
 PROBLEM_JSON = "application/problem+json"
@@ -36,13 +38,28 @@ def _field_of(message: str) -> str | None:
     return None
 
 
-def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _with_allowed(request: Request[Any, Any, Any], field: str | None, source: Any, message: str) -> str:
+    """Add the allowed values to "Invalid enum value 'in'", read from the handler's declared types."""
+    if not field or not message.startswith(("Invalid enum value", "Invalid value")):
+        return message
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    if source == "body" and "data" in parameters:
+        allowed = allowed_values(parameters["data"].annotation, field)
+    elif field in parameters:
+        allowed = allowed_values(parameters[field].annotation, "")
+    else:
+        allowed = None
+    return f"{message} (allowed: {', '.join(repr(value) for value in allowed)})" if allowed else message
+
+
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
             message = str(item.get("message", ""))
             key = item.get("key")
             field = key if key and key != "data" else _field_of(message)
+            message = _with_allowed(request, field, item.get("source"), message)
             errors.append({"field": field, "message": message, "source": item.get("source")})
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
@@ -61,12 +78,8 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[s
 
 def integrity_error(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
     log.warning("integrity error", extra={"error": str(exc.orig)[:200]})
-    return problem(
-        409,
-        "Conflict",
-        "The change conflicts with an existing object (a unique value is taken or a "
-        "referenced object does not exist). Nothing was written.",
-    )
+    detail, field = describe_conflict(exc)
+    return problem(409, "Conflict", detail, field=field)
 
 
 def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

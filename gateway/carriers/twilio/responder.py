@@ -128,8 +128,8 @@ class Responder:
         """The answer for a routing target, or which requirement made it unavailable."""
         self.ex.conversation.fallback = None
         match target:
-            case FlowTarget(flow=flow_id):
-                return await self.start_flow(flow_id)
+            case FlowTarget(flow=flow_id, variables=variables):
+                return await self.start_flow(flow_id, variables)
             case AgentTarget(agent=name, overrides=overrides):
                 agent = self.account.agents.get(name)
                 if agent is None:
@@ -230,7 +230,7 @@ class Responder:
 
     # --- IVR ------------------------------------------------------------------------------------------------
 
-    async def start_flow(self, flow_id: str) -> str | Unavailable:
+    async def start_flow(self, flow_id: str, variables: dict[str, str] | None = None) -> str | Unavailable:
         loaded = self.rt.flows.get(flow_id)
         if loaded is None:
             return Unavailable(f"flow:{flow_id}")
@@ -239,7 +239,9 @@ class Responder:
         # The flow's caller is the person on the line: the callee of an outbound call.
         inbound = call.direction == "inbound"
         remote, local = (call.from_e164, call.to_e164) if inbound else (call.to_e164, call.from_e164)
-        context = IvrContext(caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables={})
+        context = IvrContext(
+            caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables=dict(variables or {})
+        )
         return await self.run_ivr(start(loaded, context, self.rt.flows))
 
     async def continue_flow(self, event: Event) -> str:

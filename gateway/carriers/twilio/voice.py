@@ -35,6 +35,8 @@ from gateway.ivr import (
     Silence,
     Speech,
     TransferResult,
+    input_is_sensitive,
+    recorded_digits,
     render_twiml,
     twilio_event,
 )
@@ -269,11 +271,11 @@ async def _answer_outbound(responder: Responder, exchange: Exchange) -> str:
 # --- action URLs --------------------------------------------------------------------------------------------
 
 
-def describe_input(event: Event, params: dict[str, str]) -> dict[str, Any]:
-    """The caller's input as a call event: digits masked, speech never stored."""
+def describe_input(event: Event, params: dict[str, str], sensitive: bool = True) -> dict[str, Any]:
+    """The caller's input as a call event: private digits masked (`ivr.input_is_sensitive`), speech never stored."""
     match event:
         case Digits(digits=digits):
-            return {"input": "digits", "digits": "*" * len(digits)}
+            return {"input": "digits", "digits": recorded_digits(digits, sensitive)}
         case Speech(confidence=confidence):
             return {"input": "speech", "confidence": confidence}
         case RecordResult(duration=duration):
@@ -307,7 +309,8 @@ async def answer_action(runtime: TwilioRuntime, hook: SignedWebhook, turn: int) 
     note_answered(edit, voice)
     exchange = Exchange(runtime.store, edit, conversation)
     event = twilio_event(hook.params)
-    webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params)})
+    sensitive = input_is_sensitive(conversation.ivr, runtime.flows)
+    webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params, sensitive)})
     if isinstance(event, RecordResult) and hook.first("RecordingSid"):
         edit.recording(
             RecordingReport(

@@ -36,7 +36,8 @@ class GatherStep(StepBase, frozen=True, tag="gather"):
 
     Digits are accepted when their count fits (`num_digits`, or `min_digits`..`max_digits`). With `choices`,
     the answer must be one of them (by its name or one of its words or digits) and the name is kept. After
-    `max_attempts` wrong or missing answers the caller goes to `on_failure` (or the call ends).
+    `max_attempts` wrong or missing answers the caller goes to `on_failure` (or the call ends). Mark answers
+    such as PINs `sensitive`: call events then record only how many keys were pressed.
     """
 
     prompt: PromptSpec
@@ -63,6 +64,12 @@ class GatherStep(StepBase, frozen=True, tag="gather"):
     timeout_prompt: PromptSpec | None = None
     failure_prompt: PromptSpec | None = None
     on_failure: StepRef | None = None
+    sensitive: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The answer is private (a PIN, a card number): call events keep only how many keys"
+        ),
+    ] = False
 
     def links(self) -> list[Link]:
         links = [Link(("next",), self.next, "input", "answer")]

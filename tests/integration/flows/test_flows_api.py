@@ -53,3 +53,27 @@ def test_a_broken_edit_on_disk_keeps_the_last_good_version(api: Api, settings: S
     not_ready = api.client.get("/health/ready")
     assert not_ready.status_code == 503
     assert "new.yaml" in not_ready.text
+
+
+def test_a_flow_a_route_targets_cannot_be_deleted(api: Api) -> None:
+    assert api.put("/v1/flows/hello", content=GOOD.encode()).status_code == 200
+    route = api.create("/v1/routes", {"name": "main line", "target": {"type": "flow", "flow": "hello"}})
+    refused = api.request("DELETE", "/v1/flows/hello")
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["routes"] == [f"route 'main line' ({route['id']}, project default) target"]
+    assert "main line" in problem["detail"]
+    assert api.get("/v1/flows/hello").status_code == 200, "still served"
+    assert api.request("DELETE", f"/v1/routes/{route['id']}").status_code == 204
+    assert api.request("DELETE", "/v1/flows/hello").status_code == 204
+
+
+def test_flows_report_agents_the_project_does_not_have(api: Api) -> None:
+    text = "start: hi\nsteps:\n  hi:\n    type: transfer\n    agent: sales\n"
+    assert api.put("/v1/flows/to_sales", content=text.encode()).status_code == 200
+    (item,) = api.get("/v1/flows").json()["items"]
+    assert item["missing_agents"] == ["sales"]
+    assert any("agent 'sales' does not exist in this project" in p for p in item["problems"])
+    assert api.get("/v1/flows/to_sales").json()["missing_agents"] == ["sales"]
+    api.create("/v1/agents", {"name": "sales"})
+    assert api.get("/v1/flows").json()["items"][0]["missing_agents"] == []

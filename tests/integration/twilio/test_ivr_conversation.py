@@ -90,7 +90,7 @@ def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(
             ("support", "premium_desk"),
         ]
         inputs = [e["data"] for e in events_of(record, "twilio.input")]
-        assert [i.get("digits") for i in inputs[:2]] == ["*", "********"]
+        assert [i.get("digits") for i in inputs[:2]] == ["2", "********"], "a menu choice; a sensitive gather"
         assert ACCOUNT_NUMBER not in json.dumps(record["events"])
         seqs = [event["seq"] for event in record["events"]]
         assert seqs == list(range(1, len(seqs) + 1))
@@ -99,6 +99,28 @@ def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(
         assert stored.ivr_state is not None
         assert stored.ivr_state["ivr"]["flow"] == "support"
         assert stored.ivr_state["ivr"]["wait"] == "done"
+
+
+def test_a_route_sets_the_flows_variables(database_url: str, tmp_path: Path) -> None:
+    flow = (
+        "variables: { campaign: none }\nstart: hi\nsteps:\n"
+        "  hi: { type: say, text: 'Welcome to the {{ campaign }} offer.', next: bye }\n"
+        "  bye: { type: hangup }\n"
+    )
+    with running_gateway(database_url, tmp_path) as gw:
+        assert gw.http.put("/v1/flows/offer", content=flow.encode()).status_code == 200
+        refused = gw.http.post(
+            "/v1/routes",
+            json={"name": "x", "target": {"type": "flow", "flow": "offer", "variables": {"caller": "me"}}},
+        )
+        assert (refused.status_code, refused.json()["field"]) == (422, "target.variables.caller")
+        gw.route("offer line", {"type": "flow", "flow": "offer", "variables": {"campaign": "spring"}})
+
+        async def call() -> Conversation:
+            async with gw.simulator() as twilio:
+                return await twilio.call(CALLER, NUMBER)
+
+        assert run(call()).prompts == ["Welcome to the spring offer."]
 
 
 def test_after_hours_the_caller_leaves_a_voicemail(database_url: str, tmp_path: Path) -> None:

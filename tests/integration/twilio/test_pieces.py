@@ -117,6 +117,7 @@ def test_the_conversation_keeps_the_last_answers_and_knows_claims() -> None:
 
 def test_input_events_never_hold_what_the_caller_keyed_or_said() -> None:
     assert describe_input(Digits(digits="4929"), {}) == {"input": "digits", "digits": "****"}
+    assert describe_input(Digits(digits="2"), {}, sensitive=False) == {"input": "digits", "digits": "2"}
     assert describe_input(Speech(text="my card is 4929", confidence=0.9), {}) == {
         "input": "speech",
         "confidence": 0.9,

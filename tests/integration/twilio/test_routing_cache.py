@@ -5,6 +5,7 @@ an account that did not change; targets that vanish (a deleted agent, a deleted 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,12 @@ def test_a_deleted_agent_or_flow_sends_the_caller_to_the_fallback(database_url: 
         (decided,) = decisions(gw, conversation)
         assert (decided["target"], decided["used_fallback"]) == ("flow:main_menu", True)
 
-        assert gw.http.delete("/v1/flows/main_menu").status_code == 204
+        refused = gw.http.delete("/v1/flows/main_menu")
+        assert refused.status_code == 409, "a route still sends calls there"
+        (tmp_path / "flows" / "main_menu.yaml").unlink()  # an operator removes the file anyway
+        deadline = time.monotonic() + 10
+        while gw.http.get("/v1/flows/main_menu").status_code != 404 and time.monotonic() < deadline:
+            time.sleep(0.05)
         conversation = call(gw)
         assert [(d.kind, d.address) for d in conversation.dialed] == [("number", FORWARD_TO)]
         assert [d["target"] for d in decisions(gw, conversation)] == ["flow:main_menu", "forward:number"]

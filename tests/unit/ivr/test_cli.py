@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +54,37 @@ def test_lint_strict_fails_on_warnings(flows_dir: Path) -> None:
     assert "warning: step 'm': after 3 invalid entries" in out
 
 
+def test_lint_warns_about_unreachable_steps_and_fails_on_them_only_when_strict(flows_dir: Path) -> None:
+    draft = flows_dir / "draft.yaml"
+    draft.write_text("start: a\nsteps:\n  a: { type: hangup }\n  later: { type: hangup }\n")
+    code, out = run("lint", str(draft))
+    assert code == 0
+    assert f"{draft}:4:3: warning: step 'later': step 'later' can never be reached" in out
+    assert run("lint", "--strict", str(draft))[0] == 1
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_through_the_trunkline_command(flag: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", flag], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("usage: trunkline flows")
+    assert "simulate" in done.stdout
+
+
+def test_lint_output_is_the_report_alone(flows_dir: Path) -> None:
+    (flows_dir / "broken.yaml").write_text("start: nope\nsteps: {}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", "--flows-dir", str(flows_dir), "lint"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (1, ""), "no log lines after the report"
+    assert done.stdout.endswith("4 flow file(s): 1 error(s), 0 warning(s)\n")
+
+
 def test_lint_uses_the_flows_dir_from_the_environment(
     flows_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,6 +125,25 @@ def test_graph_in_both_formats(flows_dir: Path) -> None:
     assert '"check_message" -> "thanks"' in dot
 
 
+def test_graph_has_a_legend_counts_in_words_and_numbers_on_transfers(flows_dir: Path) -> None:
+    (flows_dir / "small.yaml").write_text(
+        "start: check\nsteps:\n"
+        "  check:\n    type: branch\n    cases:\n"
+        "      - when: { caller_in: ['+447911123456'] }\n        goto: desk\n"
+        "    otherwise: desk\n"
+        "  desk: { type: transfer, number: '+442079460123' }\n"
+    )
+    mermaid = run("--flows-dir", str(flows_dir), "graph", "small")[1]
+    assert 'check(["check: branch (1 case)"])' in mermaid
+    assert '-.->|"caller in 1 number"| desk' in mermaid
+    assert 'desk["desk: transfer to number +442079460123"]' in mermaid
+    assert '    subgraph legend-key["Legend"]' in mermaid
+    assert '-->|"the caller chose"|' in mermaid
+    dot = run("--flows-dir", str(flows_dir), "graph", "small", "--format", "dot")[1]
+    assert "subgraph cluster_legend {" in dot
+    assert "transfer to number +442079460123" in dot
+
+
 def test_graph_of_a_broken_flow_explains(flows_dir: Path) -> None:
     (flows_dir / "voicemail.yaml").write_text("start: x\nsteps: {}\n")
     code, out = run("--flows-dir", str(flows_dir), "graph", "voicemail")
@@ -127,6 +181,52 @@ def test_simulate_offline_lookups_fail_over(flows_dir: Path) -> None:
     assert "(HTTP GET https://crm.example.com/api/accounts/12345678 -> offline)" in out
     assert "  >> Sorry, I could not find that account." in out
     assert out.rstrip().endswith("Stopped.")
+
+
+def test_simulate_answers_lookups_with_the_flow_tests_canned_replies(flows_dir: Path) -> None:
+    code, out = run(
+        "--flows-dir", str(flows_dir), "simulate", "support", "--canned", stdin="12345678\n/quit\n"
+    )
+    assert code == 0
+    assert "(HTTP GET https://crm.example.com/api/accounts/12345678 -> status 200)" in out
+    assert "Ada" in out
+    code, out = run(
+        "--flows-dir", str(flows_dir), "simulate", "support", "--canned", stdin="99999999\n/quit\n"
+    )
+    assert "(HTTP GET https://crm.example.com/api/accounts/99999999 -> status 404)" in out
+
+
+def test_simulated_numbers_default_to_the_region(flows_dir: Path) -> None:
+    out = io.StringIO()
+    main(
+        ["--flows-dir", str(flows_dir), "simulate", "voicemail"],
+        stdin=io.StringIO(""),
+        stdout=out,
+        default_region=lambda: "AU",
+    )
+    assert "as +614" in out.getvalue()
+    assert "as +1" in run("--flows-dir", str(flows_dir), "simulate", "voicemail")[1], "US without a project"
+    assert "as +33" in run("--flows-dir", str(flows_dir), "simulate", "voicemail", "--region", "fr")[1]
+
+
+def test_the_trunkline_command_simulates_in_the_default_projects_region(
+    flows_dir: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db"}
+    subprocess.run(
+        [sys.executable, "-m", "gateway", "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        db.execute("UPDATE projects SET default_region = 'NZ' WHERE slug = 'default'")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", "--flows-dir", str(flows_dir), "simulate", "voicemail"],
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "as +642" in done.stdout
 
 
 def test_schema_check_and_write(flows_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.ivr import FlowProblem
-from gateway.ivr.loader import parse_flow
+from gateway.ivr.loader import cross_check, parse_flow
 from tests.unit.ivr.helpers import flow, problems_of
 
 GOOD = """\
@@ -20,6 +20,11 @@ steps:
   bye:
     type: hangup
 """
+
+
+def check_with_cross_checks(text: str) -> list[FlowProblem]:
+    parsed = parse_flow(text.encode(), flow_id="f", path=Path("f.yaml"), base_dir=None)
+    return parsed.problems + cross_check({"f": parsed}).get("f", [])
 
 
 def only(problems: list[FlowProblem], severity: str = "error") -> FlowProblem:
@@ -96,8 +101,10 @@ def test_dangling_reference_to_a_step() -> None:
     assert problem.hint == "did you mean 'bye'?"
 
 
-def test_unreachable_step() -> None:
-    problem = only(problems_of(GOOD + "  lonely:\n    type: hangup\n"))
+def test_unreachable_step_is_a_warning_so_half_built_flows_load() -> None:
+    text = GOOD + "  lonely:\n    type: hangup\n"
+    assert flow(text).flow.steps["lonely"] is not None
+    problem = only(check_with_cross_checks(text), "warning")
     assert (problem.line, problem.col, problem.step) == (9, 3, "lonely")
     assert "never be reached" in problem.message
 
@@ -107,9 +114,15 @@ def test_unknown_template_variable_with_suggestion() -> None:
         "text: Hi", "text: Hi {{ customer_nmae }}"
     )
     problem = only(problems_of(text))
-    assert (problem.line, problem.step) == (7, "hello")
+    assert (problem.line, problem.col, problem.step) == (7, 17, "hello"), "points at the variable's name"
     assert problem.message == "unknown variable 'customer_nmae'"
     assert problem.hint == "did you mean 'customer_name'?"
+
+
+def test_unknown_variable_in_a_block_text_points_at_it() -> None:
+    text = GOOD.replace("text: Hi", "text: |\n      Hello there,\n      dear {{ nobody }}!")
+    problem = only(problems_of(text))
+    assert (problem.line, problem.col) == (7, 15)
 
 
 def test_variables_set_anywhere_in_the_flow_are_known() -> None:
@@ -197,6 +210,28 @@ def test_yaml_syntax_error_has_a_position_and_hint() -> None:
     assert (problem.line, problem.col) == (4, 1)
     assert problem.message.startswith("YAML:")
     assert problem.hint == "indent with spaces, not tabs"
+
+
+def test_an_unclosed_bracket_points_at_the_bracket_and_says_how_to_fix_it() -> None:
+    problem = only(problems_of(GOOD.replace("text: Hi", "text: [Hi")))
+    assert (problem.line, problem.col) == (5, 11)
+    assert problem.message == "YAML: this '[' is never closed"
+    assert problem.hint is not None
+    assert "close the list with ']'" in problem.hint
+    assert "quote the text" in problem.hint
+
+
+def test_a_key_indented_too_far_is_named_with_the_key_above() -> None:
+    problem = only(problems_of(GOOD.replace("    next: bye", "      next: bye")))
+    assert (problem.line, problem.col) == (6, 7)
+    assert problem.message == "YAML: 'next:' is indented further than 'text:' on the line above"
+    assert problem.hint is not None
+    assert "line 'next:' up with 'text:'" in problem.hint
+
+
+def test_text_containing_a_colon_still_gets_the_quoting_hint() -> None:
+    problem = only(problems_of(GOOD.replace("text: Hi", "text: Note: closed")))
+    assert problem.hint == "text containing ': ' must be in quotes"
 
 
 def test_duplicate_step_ids_are_reported() -> None:
