@@ -17,10 +17,10 @@ from litestar.plugins.prometheus import PrometheusController
 from gateway import __version__
 from gateway.admin import CONTROLLERS
 from gateway.auth.principal import ApiKeyAuthMiddleware, role_guard
-from gateway.bootstrap import ensure_default_project, first_run_key
+from gateway.bootstrap import first_run_key, start_up
 from gateway.calls.guard import RateLimiter
 from gateway.carriers.twilio import wiring as twilio_wiring
-from gateway.db.engine import create_engine, session_factory, sqlite_path
+from gateway.db.engine import engine_for, session_factory, sqlite_path
 from gateway.db.migrate import upgrade
 from gateway.db.sqlite_inline import checkpoints
 from gateway.flows_service import run_flows
@@ -40,12 +40,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.async_database_url)
+        engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         await upgrade(engine)
         async with app.state.sessions() as session:
-            await ensure_default_project(session, settings)
+            await start_up(session, settings)
             app.state.first_run_key = await first_run_key(session)
         try:
             async with (

@@ -12,8 +12,10 @@ from gateway import audit
 from gateway.auth.keys import Role, new_key
 from gateway.auth.principal import DEFAULT_PROJECT_SLUG
 from gateway.db.models import ApiKey, Project
+from gateway.db.types import engine_keys
 from gateway.errors import NotFound
 from gateway.ids import new_id
+from gateway.security.rotation import reencrypt
 from gateway.settings import Settings
 
 SYSTEM = audit.Actor("system")
@@ -25,6 +27,14 @@ class NewKey:
     token: str
     project_slug: str
     role: Role
+
+
+async def start_up(session: AsyncSession, settings: Settings) -> Project:
+    """Every start (server and CLI): plain legacy secrets encrypted, the default project, audit heads published."""
+    await reencrypt(session, engine_keys(session.get_bind().dialect).keyring, everything=False)
+    project = await ensure_default_project(session, settings)
+    await audit.publish_heads(session)
+    return project
 
 
 async def ensure_default_project(session: AsyncSession, settings: Settings) -> Project:

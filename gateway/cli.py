@@ -18,15 +18,15 @@ T = TypeVar("T")
 
 def _with_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run() -> T:
-        from gateway.bootstrap import ensure_default_project
-        from gateway.db.engine import create_engine, session_factory
+        from gateway.bootstrap import start_up
+        from gateway.db.engine import engine_for, session_factory
         from gateway.db.migrate import upgrade
 
-        engine = create_engine(settings.async_database_url)
+        engine = engine_for(settings)
         try:
             await upgrade(engine)
             async with session_factory(engine)() as session:
-                await ensure_default_project(session, settings)
+                await start_up(session, settings)
                 return await work(session)
         finally:
             await engine.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import AuditLog
 from gateway.settings import Settings
-from tests.conftest import Api, run_db
+from tests.conftest import Api, env_of, run_db
 
 SECRETS = ["trunk-pass-123", "twilio-token-xyz", "livekit-secret-abc"]
 
@@ -55,7 +55,7 @@ def test_tampering_breaks_the_chain(api: Api, settings: Settings, tamper: str) -
     assert report["first_bad_seq"] in {2, 3}
     cli = subprocess.run(
         [sys.executable, "-m", "gateway", "audit", "verify", "--project", "default"],
-        env={"DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"},
+        env=env_of(settings),
         capture_output=True,
         text=True,
         check=False,
