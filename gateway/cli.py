@@ -94,6 +94,41 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_secrets_rotate(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.db.types import engine_keys
+    from gateway.security.keyring import add_file_key, drop_old_file_keys
+    from gateway.security.rotation import reencrypt
+
+    if not settings.secret_key:
+        add_file_key(
+            settings
+        )  # new key first, old ones kept: an interrupted rotation can simply be run again
+
+    async def work(session: AsyncSession) -> int:
+        return await reencrypt(session, engine_keys(session.get_bind().dialect).keyring, everything=True)
+
+    count = _with_database(settings, work)
+    if settings.secret_key:
+        print(
+            f"re-encrypted {count} secrets with the first key of TRUNKLINE_SECRET_KEY; the keys after it can be "
+            "removed now (restart the gateway after changing it)"
+        )
+    else:
+        drop_old_file_keys(settings)
+        print(
+            f"re-encrypted {count} secrets with a new key in {settings.secret_key_file}; the old key is gone. "
+            "Restart running gateways so they load the new key."
+        )
+    return 0
+
+
+def cmd_secrets_new_key(_: argparse.Namespace, _settings: Settings) -> int:
+    from gateway.security.keyring import new_key
+
+    print(new_key())
+    return 0
+
+
 def cmd_routes_explain(args: argparse.Namespace, settings: Settings) -> int:
     import msgspec
 
@@ -170,6 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_cmd.add_parser("verify", help="check every project's audit hash chain")
     verify.add_argument("--project", default=None, help="only this project slug")
     verify.set_defaults(func=cmd_audit_verify)
+
+    secrets_cmd = sub.add_parser("secrets", help="keys of the secrets stored encrypted").add_subparsers(
+        dest="secrets_command", required=True
+    )
+    secrets_cmd.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret with a new key (key file) or with the first key of "
+        "TRUNKLINE_SECRET_KEY",
+    ).set_defaults(func=cmd_secrets_rotate)
+    secrets_cmd.add_parser("new-key", help="print a new key for TRUNKLINE_SECRET_KEY").set_defaults(
+        func=cmd_secrets_new_key
+    )
 
     routes = sub.add_parser("routes", help="routing").add_subparsers(dest="routes_command", required=True)
     explain_cmd = routes.add_parser(

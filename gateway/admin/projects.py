@@ -29,6 +29,8 @@ Slug = Annotated[
 ]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 region, e.g. GB")]
 SECRET_FIELDS = ("twilio_auth_token", "livekit_api_secret")
+# Stored encrypted (a Fernet token is ~1.4x longer): the caps keep the ciphertext within the columns.
+PRINTABLE = r"^[\x20-\x7e]+$"
 
 
 class OutboundPolicy(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -44,10 +46,14 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     default_region: Region = "US"
     twilio_account_sid: Annotated[str, msgspec.Meta(pattern=ACCOUNT_SID_PATTERN)] | None = None
-    twilio_auth_token: Annotated[str, msgspec.Meta(min_length=8, max_length=200)] | None = None
+    twilio_auth_token: Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=PRINTABLE)] | None = (
+        None
+    )
     livekit_url: Annotated[str, msgspec.Meta(pattern=r"^(https?|wss?)://\S+$")] | None = None
     livekit_api_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    livekit_api_secret: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
+    livekit_api_secret: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=PRINTABLE)] | None
+    ) = None
     outbound: OutboundPolicy = msgspec.field(default_factory=OutboundPolicy)
     routing_default: dict[str, Any] | None = None
     """Where calls go when no route matches (a routing target, e.g. {"type": "flow", "flow": "main"})."""
@@ -251,6 +257,11 @@ class ProjectController(Controller):
         if project.slug == DEFAULT_PROJECT_SLUG and change.slug != DEFAULT_PROJECT_SLUG:
             raise InvalidInput("The default project's slug cannot change.", field="slug")
         apply(project, change)
+        after = audit_view(change)
+        for secret in SECRET_FIELDS:
+            if secret in data and data[secret] is None:  # merge-patch null: clear it
+                setattr(project, secret, None)
+                after[secret] = None
         await commit_audited(
             db,
             principal,
@@ -258,7 +269,7 @@ class ProjectController(Controller):
             object_type="project",
             object_id=project.id,
             before=before,
-            after=audit_view(change),
+            after=after,
             project_id=project.id,
         )
         return render(project)

@@ -26,7 +26,9 @@ class WebhookIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=1000)]
     events: Annotated[list[EventName], msgspec.Meta(min_length=1)]
     active: bool = True
-    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=200)] | None = None
+    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=r"^[\x20-\x7e]+$")] | None = (
+        None
+    )
     """HMAC secret for the signature header; generated (and shown once) when omitted."""
 
 
