@@ -78,18 +78,26 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
     from gateway import audit
-    from gateway.db.models import Project
+    from gateway.db.models import AuditHead, Project
 
-    async def work(session: AsyncSession) -> list[audit.ChainReport]:
-        stmt = select(Project)
+    async def work(session: AsyncSession) -> list[tuple[str, audit.ChainReport]]:
+        slugs = dict((await session.execute(select(Project.id, Project.slug))).tuples().all())
+        # Every chain, deleted projects' included (their audit trail is kept).
+        ids = (await session.scalars(select(AuditHead.project_id).order_by(AuditHead.project_id))).all()
         if args.project:
-            stmt = stmt.where(Project.slug == args.project)
-        return [await audit.verify(session, p.id) for p in (await session.scalars(stmt)).all()]
+            ids = [i for i in ids if slugs.get(i) == args.project or i == args.project]
+        return [(slugs.get(i, "deleted project"), await audit.verify(session, i)) for i in ids]
 
     failed = 0
-    for report in _with_database(settings, work):
+    reports = _with_database(settings, work)
+    if args.project and not reports:
+        print(f"no audit chain for project {args.project!r}", file=sys.stderr)
+        return 2
+    for slug, report in reports:
         state = "ok" if report.ok else f"BROKEN at seq {report.first_bad_seq}: {report.problem}"
-        print(f"{report.project_id}: {report.records} records, {state}")
+        notes = f", {report.legacy_records} legacy (unkeyed)" if report.legacy_records else ""
+        notes += f", {report.checkpoints} checkpoints"
+        print(f"{report.project_id} ({slug}): {report.records} records{notes}, {state}")
         failed += not report.ok
     return 1 if failed else 0
 
@@ -202,8 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_keys_create)
 
     audit_cmd = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
-    verify = audit_cmd.add_parser("verify", help="check every project's audit hash chain")
-    verify.add_argument("--project", default=None, help="only this project slug")
+    verify = audit_cmd.add_parser(
+        "verify",
+        help="check every audit chain (HMAC links, and the checkpoints published outside the database)",
+    )
+    verify.add_argument("--project", default=None, help="only this project (slug, or id of a deleted one)")
     verify.set_defaults(func=cmd_audit_verify)
 
     secrets_cmd = sub.add_parser("secrets", help="keys of the secrets stored encrypted").add_subparsers(

@@ -287,6 +287,17 @@ class ProjectController(Controller):
         if project.slug == DEFAULT_PROJECT_SLUG:
             raise InvalidInput("The default project cannot be deleted.")
         await db.delete(project)
+        # The project's own chain outlives it and ends with its deletion; the deleting admin's chain says it too.
+        await audit.append(
+            db,
+            project_id=project_id,
+            actor=principal.actor(),
+            action="project.delete",
+            object_type="project",
+            object_id=project_id,
+            before=stored_input(project),
+            after=None,
+        )
         await commit_audited(
             db,
             principal,

@@ -29,11 +29,14 @@ def test_every_change_is_audited_with_actor_request_and_diff(api: Api) -> None:
     assert update_record["request_id"] == "req-42"
     assert update_record["actor"].startswith("key_")
     assert update_record["source_ip"]
+    records = len(api.get("/v1/audit-logs", params={"limit": 200}).json()["items"])
     assert api.get("/v1/audit-logs/verify").json() == {
         "ok": True,
-        "records": len(api.get("/v1/audit-logs", params={"limit": 200}).json()["items"]),
+        "records": records,
         "first_bad_seq": None,
         "problem": None,
+        "legacy_records": 0,
+        "checkpoints": records + 1,  # one per change, and the head published at start-up
     }
 
 
