@@ -18,6 +18,7 @@ from gateway.carriers.twilio.signature import Network, parse_trusted_proxies
 from gateway.carriers.twilio.writer import CallWriter
 from gateway.db.types import utcnow
 from gateway.ivr import FlowRegistry
+from gateway.net.outbound import AllowList, outbound_client
 from gateway.settings import Settings
 
 
@@ -39,7 +40,7 @@ class TwilioRuntime:
             state=state,
             directory=AccountDirectory(state.sessions),
             livekit=LiveKitPool(),
-            http=httpx.AsyncClient(follow_redirects=False),
+            http=outbound_client(AllowList.parse(settings.outbound_allow)),
             rest=TwilioRest(settings.twilio_api_base_url),
             writer=CallWriter(state.engine),
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),

@@ -161,6 +161,8 @@ def running_gateway(
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "TRUNKLINE_PORT": str(port),
             **key_env(tmp_path),
+            # The CRM stand-in listens on loopback, which the outbound guard refuses unless allowed.
+            **({"TRUNKLINE_OUTBOUND_ALLOW": "127.0.0.1/32"} if crm_url is not None else {}),
             **(env or {}),
         }
         if standin is not None:
