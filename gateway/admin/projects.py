@@ -18,6 +18,8 @@ from gateway.admin.crud import Page, commit_audited, merge_patch, page, to_built
 from gateway.auth.keys import Role, new_key
 from gateway.auth.principal import DEFAULT_PROJECT_SLUG
 from gateway.carriers.twilio.params import ACCOUNT_SID_PATTERN
+from gateway.credential_sources import FIELDS as CREDENTIAL_FIELDS
+from gateway.credential_sources import Source, mark_api, source_of
 from gateway.db.models import ApiKey, Project
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ids import new_id
@@ -59,6 +61,21 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Where calls go when no route matches (a routing target, e.g. {"type": "flow", "flow": "main"})."""
 
 
+class TwilioView(msgspec.Struct):
+    account_sid: str | None
+    auth_token_set: bool
+    source: Source
+    """`environment` (TWILIO_* of the default project, applied at each start), `api`, `unset` or `mixed`."""
+
+
+class LiveKitView(msgspec.Struct):
+    url: str | None
+    api_key_set: bool
+    api_secret_set: bool
+    source: Source
+    """`environment` (LIVEKIT_* of the default project, applied at each start), `api`, `unset` or `mixed`."""
+
+
 class ProjectOut(msgspec.Struct):
     id: str
     slug: str
@@ -72,6 +89,8 @@ class ProjectOut(msgspec.Struct):
     outbound: OutboundPolicy
     routing_default: dict[str, Any] | None
     created_at: datetime
+    twilio: TwilioView
+    livekit: LiveKitView
 
 
 class ProjectCreated(msgspec.Struct):
@@ -94,6 +113,10 @@ def render(p: Project) -> ProjectOut:
         outbound=msgspec.convert(p.settings.get("outbound", {}), OutboundPolicy),
         routing_default=p.settings.get("routing_default"),
         created_at=p.created_at,
+        twilio=TwilioView(p.twilio_account_sid, bool(p.twilio_auth_token), source_of(p, "twilio")),
+        livekit=LiveKitView(
+            p.livekit_url, bool(p.livekit_api_key), bool(p.livekit_api_secret), source_of(p, "livekit")
+        ),
     )
 
 
@@ -262,6 +285,7 @@ class ProjectController(Controller):
             if secret in data and data[secret] is None:  # merge-patch null: clear it
                 setattr(project, secret, None)
                 after[secret] = None
+        mark_api(project, [field for field in CREDENTIAL_FIELDS if field in data])
         await commit_audited(
             db,
             principal,
