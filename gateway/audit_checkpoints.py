@@ -79,6 +79,21 @@ def read(path: Path, project_id: str) -> list[Checkpoint]:
     return found
 
 
+def project_ids(path: Path) -> set[str]:
+    """Every project with a published checkpoint (a chain whose rows and head were all deleted is still here)."""
+    if not path.is_file():
+        return set()
+    decoder = msgspec.json.Decoder(Checkpoint)
+    found: set[str] = set()
+    with path.open("rb") as lines:
+        for line in lines:
+            try:
+                found.add(decoder.decode(line).project_id)
+            except msgspec.DecodeError:
+                continue
+    return found
+
+
 def _after_commit(session: Session) -> None:
     queued: list[_Queued] = session.info.pop(_PENDING, [])
     by_path: dict[Path, list[Checkpoint]] = {}

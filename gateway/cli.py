@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,13 +78,16 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from gateway import audit
+    from gateway import audit, audit_checkpoints
     from gateway.db.models import AuditHead, Project
 
     async def work(session: AsyncSession) -> list[tuple[str, audit.ChainReport]]:
         slugs = dict((await session.execute(select(Project.id, Project.slug))).tuples().all())
-        # Every chain, deleted projects' included (their audit trail is kept).
-        ids = (await session.scalars(select(AuditHead.project_id).order_by(AuditHead.project_id))).all()
+        # Every chain, deleted projects' included (their audit trail is kept), and every chain with published
+        # checkpoints (one whose rows and head were deleted altogether is reported, not skipped).
+        stored = (await session.scalars(select(AuditHead.project_id))).all()
+        published = audit_checkpoints.project_ids(Path(settings.audit_checkpoints))
+        ids = sorted({*stored, *published})
         if args.project:
             ids = [i for i in ids if slugs.get(i) == args.project or i == args.project]
         return [(slugs.get(i, "deleted project"), await audit.verify(session, i)) for i in ids]

@@ -217,3 +217,19 @@ def test_a_checkpoint_is_published_only_when_its_change_commits(api: Api, settin
     assert len(published) == 1
     assert json.loads(published[0])["project_id"] == project_id
     assert api.get("/v1/audit-logs/verify").json()["ok"] is True
+
+
+def test_a_chain_deleted_altogether_is_reported(api: Api, settings: Settings) -> None:
+    _agents(api, "a")
+    project_id = _project_id(api)
+
+    async def wipe(session: AsyncSession) -> None:
+        await session.execute(text("DELETE FROM audit_logs"))
+        await session.execute(text("DELETE FROM audit_heads"))
+        await session.commit()
+
+    run_db(settings, wipe)
+    cli = _cli_verify(settings)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert f"{project_id} (default): 0 records" in cli.stdout
+    assert "records missing at the end" in cli.stdout
