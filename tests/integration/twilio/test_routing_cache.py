@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import update
 
 from gateway.carriers.twilio.directory import AccountDirectory
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import engine_for, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
+from gateway.settings import load_settings
 from routing.model import Call as RoutingCall
 from routing.model import target_label
+from tests.conftest import key_env
 from tests.integration.twilio.harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -94,9 +96,11 @@ def test_a_deleted_agent_or_flow_sends_the_caller_to_the_fallback(database_url: 
         assert [d["target"] for d in decisions(gw, conversation)] == ["flow:main_menu", "forward:number"]
 
 
-def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str) -> None:
+def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str, tmp_path: Path) -> None:
+    settings = load_settings(env={"DATABASE_URL": database_url, **key_env(tmp_path)}, dotenv=None)
+
     async def scenario() -> None:
-        engine = create_engine(database_url)
+        engine = engine_for(settings)
         await upgrade(engine)
         sessions = session_factory(engine)
         async with sessions() as db:
