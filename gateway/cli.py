@@ -106,31 +106,34 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def cmd_secrets_rotate(_: argparse.Namespace, settings: Settings) -> int:
+def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Two steps, so that no secret is left under a key that is gone. Without --finish: a new key first in the
+    key file (the old ones kept to decrypt) and every secret re-encrypted with it. Gateways still running with the
+    old keys may write a secret under the old key meanwhile: restart them, then --finish re-encrypts everything
+    once more and drops the old keys. With TRUNKLINE_SECRET_KEY the operator puts the new key first instead."""
     from gateway.db.types import engine_keys
     from gateway.security.keyring import add_file_key, drop_old_file_keys
     from gateway.security.rotation import reencrypt
 
-    if not settings.secret_key:
-        add_file_key(
-            settings
-        )  # new key first, old ones kept: an interrupted rotation can simply be run again
+    from_file = not settings.secret_key
+    if from_file and not args.finish:
+        add_file_key(settings)
 
     async def work(session: AsyncSession) -> int:
         return await reencrypt(session, engine_keys(session.get_bind().dialect).keyring, everything=True)
 
     count = _with_database(settings, work)
-    if settings.secret_key:
-        print(
-            f"re-encrypted {count} secrets with the first key of TRUNKLINE_SECRET_KEY; the keys after it can be "
-            "removed now (restart the gateway after changing it)"
-        )
-    else:
+    where = settings.secret_key_file if from_file else "the first key of TRUNKLINE_SECRET_KEY"
+    print(
+        f"re-encrypted {count} secrets with {'a new key in ' if from_file and not args.finish else ''}{where}"
+    )
+    if not args.finish:
+        print("restart running gateways, then run `trunkline secrets rotate --finish` to retire the old key")
+    elif from_file:
         drop_old_file_keys(settings)
-        print(
-            f"re-encrypted {count} secrets with a new key in {settings.secret_key_file}; the old key is gone. "
-            "Restart running gateways so they load the new key."
-        )
+        print("the old keys are gone from the key file")
+    else:
+        print("the keys after the first in TRUNKLINE_SECRET_KEY can be removed now")
     return 0
 
 
@@ -224,11 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_cmd = sub.add_parser("secrets", help="keys of the secrets stored encrypted").add_subparsers(
         dest="secrets_command", required=True
     )
-    secrets_cmd.add_parser(
+    rotate = secrets_cmd.add_parser(
         "rotate",
         help="re-encrypt every stored secret with a new key (key file) or with the first key of "
-        "TRUNKLINE_SECRET_KEY",
-    ).set_defaults(func=cmd_secrets_rotate)
+        "TRUNKLINE_SECRET_KEY; then restart gateways and run it with --finish",
+    )
+    rotate.add_argument(
+        "--finish", action="store_true", help="re-encrypt once more and retire the old keys (after restarts)"
+    )
+    rotate.set_defaults(func=cmd_secrets_rotate)
     secrets_cmd.add_parser("new-key", help="print a new key for TRUNKLINE_SECRET_KEY").set_defaults(
         func=cmd_secrets_new_key
     )

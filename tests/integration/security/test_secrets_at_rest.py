@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app import create_app
 from gateway.db.models import Project, Trunk, WebhookSubscription
-from gateway.security.keyring import new_key
+from gateway.security.keyring import Keyring, new_key
 from gateway.settings import Settings, load_settings
 from tests.conftest import Api, env_of, key_env, run_db
 
@@ -106,12 +107,9 @@ def test_plain_legacy_values_are_encrypted_at_the_next_start(
     assert _decrypted(settings, ids) == ("legacy-token-1", LK_SECRET, "legacy-pass-1", HOOK_SECRET)
 
 
-def test_rotation_re_encrypts_every_secret_with_a_new_key(api: Api, settings: Settings) -> None:
-    ids = _store_secrets(api)
-    old_key = Path(settings.secret_key_file).read_text().strip()
-    before = _raw(settings)
+def _rotate(settings: Settings, *flags: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "gateway", "secrets", "rotate"],
+        [sys.executable, "-m", "gateway", "secrets", "rotate", *flags],
         env=env_of(settings),
         capture_output=True,
         text=True,
@@ -119,13 +117,34 @@ def test_rotation_re_encrypts_every_secret_with_a_new_key(api: Api, settings: Se
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "re-encrypted 4 secrets" in done.stdout
+    return done.stdout
+
+
+def test_rotation_re_encrypts_every_secret_with_a_new_key_then_retires_the_old_one(
+    api: Api, settings: Settings
+) -> None:
+    ids = _store_secrets(api)
+    old_key = Path(settings.secret_key_file).read_text().strip()
+    before = _raw(settings)
+    assert "re-encrypted 4 secrets with a new key" in _rotate(settings)
     keys = Path(settings.secret_key_file).read_text().split()
-    assert len(keys) == 1
+    assert keys[1:] == [old_key]  # kept to decrypt until --finish
     assert keys[0] != old_key
     after = _raw(settings)
     assert all(a != b and a.startswith("fernet:") for a, b in zip(after, before, strict=True))
-    assert _decrypted(settings, ids) == (TOKEN, LK_SECRET, PASSWORD, HOOK_SECRET)  # with the new key alone
+    only_new = dataclasses.replace(settings, secret_key=keys[0])
+    assert _decrypted(only_new, ids) == (TOKEN, LK_SECRET, PASSWORD, HOOK_SECRET)
+
+    # A gateway still running with the old key writes a secret under it before it is restarted ...
+    async def written_by_old_gateway(session: AsyncSession) -> None:
+        stored = Keyring([old_key], "the old key file").encrypt("p2")
+        await session.execute(text("UPDATE trunks SET auth_password = :stored"), {"stored": stored})
+        await session.commit()
+
+    run_db(settings, written_by_old_gateway)
+    assert "old keys are gone" in _rotate(settings, "--finish")
+    assert Path(settings.secret_key_file).read_text().split() == [keys[0]]
+    assert _decrypted(only_new, ids) == (TOKEN, LK_SECRET, "p2", HOOK_SECRET)  # ... and --finish caught it
 
 
 def test_a_key_from_the_environment_is_used_and_no_key_file_is_written(
