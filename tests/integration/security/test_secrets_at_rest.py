@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import stat
 import subprocess
 import sys
@@ -206,3 +207,23 @@ def test_an_older_readable_database_file_is_made_private(tmp_path: Path) -> None
     }
     _restart(load_settings(env=env, dotenv=None))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_legacy_secret_too_long_to_encrypt_in_its_column_is_left_and_reported(
+    client: TestClient[Any], settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_token = "t" * 150  # fits the 200-character column in plain text, not once encrypted
+
+    async def write_plain(session: AsyncSession) -> None:
+        await session.execute(text("UPDATE projects SET twilio_auth_token = :t"), {"t": long_token})
+        await session.commit()
+
+    run_db(settings, write_plain)
+    caplog.set_level(logging.WARNING, logger="gateway.security")
+    _restart(settings)  # starts all the same
+
+    async def raw(session: AsyncSession) -> str:
+        return str((await session.execute(text("SELECT twilio_auth_token FROM projects"))).scalar_one())
+
+    assert run_db(settings, raw) == long_token
+    assert any("too long to encrypt" in r.getMessage() for r in caplog.records)
