@@ -17,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusController
 from gateway import __version__
 from gateway.admin import CONTROLLERS
 from gateway.auth.principal import role_guard
-from gateway.bootstrap import ensure_default_project, first_run_key
+from gateway.bootstrap import first_run_key, start_up
 from gateway.calls.store import CallStore
 from gateway.carriers.twilio import wiring as twilio_wiring
 from gateway.db.database import Database
@@ -43,10 +43,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        database = Database(settings.async_database_url)
+        database = Database.for_settings(settings)
         await upgrade(database.engine)
         async with database.session() as session:
-            await ensure_default_project(session, settings)
+            await start_up(session, settings)
             app.state.first_run_key = await first_run_key(session)
         store = CallStore(database)
         app.state.services = Services(settings, database, store, clock=app.state.get("clock"))

@@ -11,9 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import audit
 from gateway.auth.keys import Role, new_key
 from gateway.auth.principal import DEFAULT_PROJECT_SLUG
+from gateway.credential_sources import apply_environment
 from gateway.db.models import ApiKey, Project
+from gateway.db.types import engine_keys
 from gateway.errors import NotFound
 from gateway.ids import new_id
+from gateway.security.rotation import reencrypt
 from gateway.settings import Settings
 
 SYSTEM = audit.Actor("system")
@@ -27,8 +30,17 @@ class NewKey:
     role: Role
 
 
+async def start_up(session: AsyncSession, settings: Settings) -> Project:
+    """Every start (server and CLI): plain legacy secrets encrypted, the default project, audit heads published."""
+    await reencrypt(session, engine_keys(session.get_bind().dialect).keyring, everything=False)
+    project = await ensure_default_project(session, settings)
+    await audit.publish_heads(session)
+    return project
+
+
 async def ensure_default_project(session: AsyncSession, settings: Settings) -> Project:
-    """Create the default project once; keep its carrier and LiveKit credentials in step with the settings."""
+    """Create the default project once; apply the environment's carrier and LiveKit credentials to it (and
+    remove those the environment set before but no longer does: `gateway.credential_sources`)."""
     project = await session.scalar(select(Project).where(Project.slug == DEFAULT_PROJECT_SLUG))
     if project is None:
         project = Project(id=new_id("prj"), slug=DEFAULT_PROJECT_SLUG, name="Default project", settings={})
@@ -45,16 +57,7 @@ async def ensure_default_project(session: AsyncSession, settings: Settings) -> P
             before=None,
             after={"slug": project.slug, "name": project.name},
         )
-    from_settings = {
-        "twilio_account_sid": settings.twilio_account_sid or None,
-        "twilio_auth_token": settings.twilio_auth_token or None,
-        "livekit_url": settings.livekit_url or None,
-        "livekit_api_key": settings.livekit_api_key or None,
-        "livekit_api_secret": settings.livekit_api_secret or None,
-    }
-    for field, value in from_settings.items():
-        if value is not None and getattr(project, field) != value:
-            setattr(project, field, value)
+    apply_environment(project, settings)
     await session.commit()
     return project
 

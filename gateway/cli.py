@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,15 +19,15 @@ T = TypeVar("T")
 
 def _with_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run() -> T:
-        from gateway.bootstrap import ensure_default_project
+        from gateway.bootstrap import start_up
         from gateway.db.database import Database
         from gateway.db.migrate import upgrade
 
-        database = Database(settings.async_database_url)
+        database = Database.for_settings(settings)
         try:
             await upgrade(database.engine)
             async with database.session() as session:
-                await ensure_default_project(session, settings)
+                await start_up(session, settings)
                 return await work(session)
         finally:
             await database.dispose()
@@ -77,21 +78,70 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from gateway import audit
-    from gateway.db.models import Project
+    from gateway import audit, audit_checkpoints
+    from gateway.db.models import AuditHead, Project
 
-    async def work(session: AsyncSession) -> list[audit.ChainReport]:
-        stmt = select(Project)
+    async def work(session: AsyncSession) -> list[tuple[str, audit.ChainReport]]:
+        slugs = dict((await session.execute(select(Project.id, Project.slug))).tuples().all())
+        # Every chain, deleted projects' included (their audit trail is kept), and every chain with published
+        # checkpoints (one whose rows and head were deleted altogether is reported, not skipped).
+        stored = (await session.scalars(select(AuditHead.project_id))).all()
+        published = audit_checkpoints.project_ids(Path(settings.audit_checkpoints))
+        ids = sorted({*stored, *published})
         if args.project:
-            stmt = stmt.where(Project.slug == args.project)
-        return [await audit.verify(session, p.id) for p in (await session.scalars(stmt)).all()]
+            ids = [i for i in ids if slugs.get(i) == args.project or i == args.project]
+        return [(slugs.get(i, "deleted project"), await audit.verify(session, i)) for i in ids]
 
     failed = 0
-    for report in _with_database(settings, work):
+    reports = _with_database(settings, work)
+    if args.project and not reports:
+        print(f"no audit chain for project {args.project!r}", file=sys.stderr)
+        return 2
+    for slug, report in reports:
         state = "ok" if report.ok else f"BROKEN at seq {report.first_bad_seq}: {report.problem}"
-        print(f"{report.project_id}: {report.records} records, {state}")
+        notes = f", {report.legacy_records} legacy (unkeyed)" if report.legacy_records else ""
+        notes += f", {report.checkpoints} checkpoints"
+        print(f"{report.project_id} ({slug}): {report.records} records{notes}, {state}")
         failed += not report.ok
     return 1 if failed else 0
+
+
+def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Two steps, so that no secret is left under a key that is gone. Without --finish: a new key first in the
+    key file (the old ones kept to decrypt) and every secret re-encrypted with it. Gateways still running with the
+    old keys may write a secret under the old key meanwhile: restart them, then --finish re-encrypts everything
+    once more and drops the old keys. With TRUNKLINE_SECRET_KEY the operator puts the new key first instead."""
+    from gateway.db.types import engine_keys
+    from gateway.security.keyring import add_file_key, drop_old_file_keys
+    from gateway.security.rotation import reencrypt
+
+    from_file = not settings.secret_key
+    if from_file and not args.finish:
+        add_file_key(settings)
+
+    async def work(session: AsyncSession) -> int:
+        return await reencrypt(session, engine_keys(session.get_bind().dialect).keyring, everything=True)
+
+    count = _with_database(settings, work)
+    where = settings.secret_key_file if from_file else "the first key of TRUNKLINE_SECRET_KEY"
+    print(
+        f"re-encrypted {count} secrets with {'a new key in ' if from_file and not args.finish else ''}{where}"
+    )
+    if not args.finish:
+        print("restart running gateways, then run `trunkline secrets rotate --finish` to retire the old key")
+    elif from_file:
+        drop_old_file_keys(settings)
+        print("the old keys are gone from the key file")
+    else:
+        print("the keys after the first in TRUNKLINE_SECRET_KEY can be removed now")
+    return 0
+
+
+def cmd_secrets_new_key(_: argparse.Namespace, _settings: Settings) -> int:
+    from gateway.security.keyring import new_key
+
+    print(new_key())
+    return 0
 
 
 def cmd_routes_explain(args: argparse.Namespace, settings: Settings) -> int:
@@ -182,7 +232,8 @@ def _default_project_region() -> str | None:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.db.engine import create_engine, sqlite_path
+    from gateway.db.database import Database
+    from gateway.db.engine import sqlite_path
     from gateway.db.models import Project
 
     settings = load_settings()
@@ -191,17 +242,17 @@ def _default_project_region() -> str | None:
         return None
 
     async def read() -> str | None:
-        engine = create_engine(settings.async_database_url)
+        database = Database.at(settings.async_database_url)
         try:
-            async with engine.connect() as connection:
-                region: str | None = await connection.scalar(
+            async with database.session() as session:
+                region: str | None = await session.scalar(
                     select(Project.default_region).where(Project.slug == "default")
                 )
                 return region
         except (SQLAlchemyError, OSError):
             return None
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     return asyncio.run(read())
 
@@ -229,9 +280,28 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_keys_create)
 
     audit_cmd = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
-    verify = audit_cmd.add_parser("verify", help="check every project's audit hash chain")
-    verify.add_argument("--project", default=None, help="only this project slug")
+    verify = audit_cmd.add_parser(
+        "verify",
+        help="check every audit chain (HMAC links, and the checkpoints published outside the database)",
+    )
+    verify.add_argument("--project", default=None, help="only this project (slug, or id of a deleted one)")
     verify.set_defaults(func=cmd_audit_verify)
+
+    secrets_cmd = sub.add_parser("secrets", help="keys of the secrets stored encrypted").add_subparsers(
+        dest="secrets_command", required=True
+    )
+    rotate = secrets_cmd.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret with a new key (key file) or with the first key of "
+        "TRUNKLINE_SECRET_KEY; then restart gateways and run it with --finish",
+    )
+    rotate.add_argument(
+        "--finish", action="store_true", help="re-encrypt once more and retire the old keys (after restarts)"
+    )
+    rotate.set_defaults(func=cmd_secrets_rotate)
+    secrets_cmd.add_parser("new-key", help="print a new key for TRUNKLINE_SECRET_KEY").set_defaults(
+        func=cmd_secrets_new_key
+    )
 
     routes = sub.add_parser("routes", help="routing").add_subparsers(dest="routes_command", required=True)
     explain_cmd = routes.add_parser(

@@ -79,6 +79,30 @@ class Settings:
     log_level: str = field(default="INFO", metadata={"env": "TRUNKLINE_LOG_LEVEL"})
     """Python log level name."""
 
+    secret_key: str = field(default="", metadata={"env": "TRUNKLINE_SECRET_KEY"})
+    """Fernet key(s) that encrypt stored secrets (carrier tokens, LiveKit secrets, trunk passwords, webhook
+    secrets), comma-separated, newest first. Empty: the key file below is used (and created on first start)."""
+
+    secret_key_file: str = field(default="./data/secret.key", metadata={"env": "TRUNKLINE_SECRET_KEY_FILE"})
+    """Key file used when TRUNKLINE_SECRET_KEY is unset: one Fernet key a line, newest first; created 0600 with a
+    new key on first start. Keep it out of database backups; losing it loses the stored secrets."""
+
+    audit_key: str = field(default="", metadata={"env": "TRUNKLINE_AUDIT_KEY"})
+    """HMAC key of the audit chain (at least 32 characters). Empty: the audit key file below."""
+
+    audit_key_file: str = field(default="./data/audit.key", metadata={"env": "TRUNKLINE_AUDIT_KEY_FILE"})
+    """Audit HMAC key file used when TRUNKLINE_AUDIT_KEY is unset; created 0600 on first start."""
+
+    audit_checkpoints: str = field(
+        default="./data/audit-checkpoints.jsonl", metadata={"env": "TRUNKLINE_AUDIT_CHECKPOINTS"}
+    )
+    """Append-only file of audit chain heads (one JSON line per change), kept outside the database so that
+    `trunkline audit verify` detects records removed from the end of a chain. Ship it to a log store too."""
+
+    outbound_allow: str = field(default="", metadata={"env": "TRUNKLINE_OUTBOUND_ALLOW"})
+    """Comma-separated CIDRs and host names that outbound HTTP made for tenants (flow lookups, webhooks) may
+    reach although they are private, loopback or link-local (on-premise deployments). Empty: public only."""
+
     @property
     def async_database_url(self) -> str:
         url = self.database_url

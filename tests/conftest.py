@@ -58,11 +58,34 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return cluster.url(name)
 
 
+def key_env(folder: Path) -> dict[str, str]:
+    """Where a test's keys and audit checkpoints live (created on first use, like a first start)."""
+    return {
+        "TRUNKLINE_SECRET_KEY_FILE": str(folder / "keys" / "secret.key"),
+        "TRUNKLINE_AUDIT_KEY_FILE": str(folder / "keys" / "audit.key"),
+        "TRUNKLINE_AUDIT_CHECKPOINTS": str(folder / "keys" / "audit-checkpoints.jsonl"),
+    }
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    """The environment a `trunkline` subprocess needs to use the same database and keys as `settings`."""
+    return {
+        "DATABASE_URL": settings.database_url,
+        "TRUNKLINE_SECRET_KEY_FILE": settings.secret_key_file,
+        "TRUNKLINE_AUDIT_KEY_FILE": settings.audit_key_file,
+        "TRUNKLINE_AUDIT_CHECKPOINTS": settings.audit_checkpoints,
+        "PATH": "/usr/bin:/bin",
+    }
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     flows = tmp_path / "flows"
     flows.mkdir()
-    return load_settings(env={"DATABASE_URL": database_url, "TRUNKLINE_FLOWS_DIR": str(flows)}, dotenv=None)
+    return load_settings(
+        env={"DATABASE_URL": database_url, "TRUNKLINE_FLOWS_DIR": str(flows), **key_env(tmp_path)},
+        dotenv=None,
+    )
 
 
 class Api:
@@ -121,7 +144,7 @@ def run_db(settings: Settings, work: Any) -> Any:
     from gateway.db.database import Database
 
     async def run() -> Any:
-        database = Database(settings.async_database_url)
+        database = Database.for_settings(settings)
         try:
             async with database.session() as session:
                 return await work(session)

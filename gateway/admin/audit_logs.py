@@ -41,6 +41,10 @@ class ChainOut(msgspec.Struct):
     records: int
     first_bad_seq: int | None
     problem: str | None
+    legacy_records: int = 0
+    """Records written before the chain was keyed (checked with the older, unkeyed hash only)."""
+    checkpoints: int = 0
+    """Heads published outside the database that the chain was compared with."""
 
 
 class AuditLogController(Controller):
@@ -94,10 +98,15 @@ class AuditLogController(Controller):
     @get(
         "/verify",
         operation_id="verifyAuditLog",
-        summary="Recompute the hash chain and report the first break",
+        summary="Recompute the keyed hash chain, compare it with the published checkpoints, report the first break",
     )
     async def verify(self, db: Db, principal: Caller) -> ChainOut:
         report = await audit.verify(db, principal.project_id)
         return ChainOut(
-            ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, problem=report.problem
+            ok=report.ok,
+            records=report.records,
+            first_bad_seq=report.first_bad_seq,
+            problem=report.problem,
+            legacy_records=report.legacy_records,
+            checkpoints=report.checkpoints,
         )

@@ -18,6 +18,8 @@ from gateway.admin.crud import Page, commit_audited, merge_patch, page, to_built
 from gateway.auth.keys import Role, new_key
 from gateway.auth.principal import DEFAULT_PROJECT_SLUG
 from gateway.carriers.twilio.params import ACCOUNT_SID_PATTERN
+from gateway.credential_sources import FIELDS as CREDENTIAL_FIELDS
+from gateway.credential_sources import Source, mark_api, source_of
 from gateway.db.models import ApiKey, Project
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ids import new_id
@@ -29,6 +31,8 @@ Slug = Annotated[
 ]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 region, e.g. GB")]
 SECRET_FIELDS = ("twilio_auth_token", "livekit_api_secret")
+# Stored encrypted (a Fernet token is ~1.4x longer): the caps keep the ciphertext within the columns.
+PRINTABLE = r"^[\x20-\x7e]+$"
 
 
 class OutboundPolicy(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -47,13 +51,32 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     default_region: Region = "US"
     twilio_account_sid: Annotated[str, msgspec.Meta(pattern=ACCOUNT_SID_PATTERN)] | None = None
-    twilio_auth_token: Annotated[str, msgspec.Meta(min_length=8, max_length=200)] | None = None
+    twilio_auth_token: Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=PRINTABLE)] | None = (
+        None
+    )
     livekit_url: Annotated[str, msgspec.Meta(pattern=r"^(https?|wss?)://\S+$")] | None = None
     livekit_api_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    livekit_api_secret: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
+    livekit_api_secret: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=PRINTABLE)] | None
+    ) = None
     outbound: OutboundPolicy = msgspec.field(default_factory=OutboundPolicy)
     routing_default: dict[str, Any] | None = None
     """Where calls go when no route matches (a routing target, e.g. {"type": "flow", "flow": "main"})."""
+
+
+class TwilioView(msgspec.Struct):
+    account_sid: str | None
+    auth_token_set: bool
+    source: Source
+    """`environment` (TWILIO_* of the default project, applied at each start), `api`, `unset` or `mixed`."""
+
+
+class LiveKitView(msgspec.Struct):
+    url: str | None
+    api_key_set: bool
+    api_secret_set: bool
+    source: Source
+    """`environment` (LIVEKIT_* of the default project, applied at each start), `api`, `unset` or `mixed`."""
 
 
 class ProjectOut(msgspec.Struct):
@@ -69,6 +92,8 @@ class ProjectOut(msgspec.Struct):
     outbound: OutboundPolicy
     routing_default: dict[str, Any] | None
     created_at: datetime
+    twilio: TwilioView
+    livekit: LiveKitView
 
 
 class ProjectCreated(msgspec.Struct):
@@ -91,6 +116,10 @@ def render(p: Project) -> ProjectOut:
         outbound=msgspec.convert(p.settings.get("outbound", {}), OutboundPolicy),
         routing_default=p.settings.get("routing_default"),
         created_at=p.created_at,
+        twilio=TwilioView(p.twilio_account_sid, bool(p.twilio_auth_token), source_of(p, "twilio")),
+        livekit=LiveKitView(
+            p.livekit_url, bool(p.livekit_api_key), bool(p.livekit_api_secret), source_of(p, "livekit")
+        ),
     )
 
 
@@ -254,6 +283,12 @@ class ProjectController(Controller):
         if project.slug == DEFAULT_PROJECT_SLUG and change.slug != DEFAULT_PROJECT_SLUG:
             raise InvalidInput("The default project's slug cannot change.", field="slug")
         apply(project, change)
+        after = audit_view(change)
+        for secret in SECRET_FIELDS:
+            if secret in data and data[secret] is None:  # merge-patch null: clear it
+                setattr(project, secret, None)
+                after[secret] = None
+        mark_api(project, [field for field in CREDENTIAL_FIELDS if field in data])
         await commit_audited(
             db,
             principal,
@@ -261,7 +296,7 @@ class ProjectController(Controller):
             object_type="project",
             object_id=project.id,
             before=before,
-            after=audit_view(change),
+            after=after,
             project_id=project.id,
         )
         return render(project)
@@ -279,6 +314,17 @@ class ProjectController(Controller):
         if project.slug == DEFAULT_PROJECT_SLUG:
             raise InvalidInput("The default project cannot be deleted.")
         await db.delete(project)
+        # The project's own chain outlives it and ends with its deletion; the deleting admin's chain says it too.
+        await audit.append(
+            db,
+            project_id=project_id,
+            actor=principal.actor(),
+            action="project.delete",
+            object_type="project",
+            object_id=project_id,
+            before=stored_input(project),
+            after=None,
+        )
         await commit_audited(
             db,
             principal,

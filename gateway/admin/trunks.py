@@ -25,6 +25,14 @@ from gateway.web.examples import json_example
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+Password = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=256,
+        pattern=r"^[\x20-\x7e]*$",
+        description="printable ASCII, at most 256 characters (stored encrypted); empty clears it",
+    ),
+]
 Encryption = Literal["disable", "allow", "require"]
 HeaderMap = dict[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,64}$")], str]
 Host = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", description="host[:port]")]
@@ -41,7 +49,7 @@ class InboundTrunkIn(
     allowed_numbers: list[str] = []
     """Caller numbers allowed to call; empty means any."""
     auth_username: str = ""
-    auth_password: str | None = None
+    auth_password: Password | None = None
     headers: dict[str, str] = {}
     headers_to_attributes: HeaderMap = {}
     media_encryption: Encryption = "allow"
@@ -60,7 +68,7 @@ class OutboundTrunkIn(
     """Caller numbers this trunk may present (E.164)."""
     destination_country: Region | None = None
     auth_username: str = ""
-    auth_password: str | None = None
+    auth_password: Password | None = None
     headers: dict[str, str] = {}
     headers_to_attributes: HeaderMap = {}
     media_encryption: Encryption = "allow"

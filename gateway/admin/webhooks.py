@@ -8,12 +8,16 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped
 from gateway.db.models import WebhookSubscription
+from gateway.errors import InvalidInput
 from gateway.ids import new_id
+from gateway.net.outbound import AllowList, check_url
+from gateway.settings import Settings
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 
@@ -26,7 +30,9 @@ class WebhookIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=1000)]
     events: Annotated[list[EventName], msgspec.Meta(min_length=1)]
     active: bool = True
-    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=200)] | None = None
+    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=r"^[\x20-\x7e]+$")] | None = (
+        None
+    )
     """HMAC secret for the signature header; generated (and shown once) when omitted."""
 
 
@@ -51,6 +57,18 @@ def input_of(w: WebhookSubscription) -> dict[str, Any]:
     return {"url": w.url, "events": w.events, "active": w.active}
 
 
+async def check_destination(state: State, url: str) -> None:
+    """Refuse URLs that reach loopback, private, link-local or metadata addresses (after DNS resolution)."""
+    settings: Settings = state.settings
+    reason = await check_url(url, AllowList.parse(settings.outbound_allow))
+    if reason is not None:
+        raise InvalidInput(
+            f"The webhook URL is refused: {reason}. Webhooks go to public addresses only; an operator can allow "
+            "an on-premise destination with TRUNKLINE_OUTBOUND_ALLOW (CIDRs or host names).",
+            field="url",
+        )
+
+
 class WebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
@@ -66,6 +84,7 @@ class WebhookController(Controller):
     async def create_webhook(
         self,
         db: Db,
+        state: State,
         principal: Caller,
         data: Annotated[
             WebhookIn,
@@ -74,6 +93,7 @@ class WebhookController(Controller):
             ),
         ],
     ) -> WebhookCreated:
+        await check_destination(state, data.url)
         secret = data.secret or secrets.token_urlsafe(32)
         w = WebhookSubscription(
             id=new_id("whk"),
@@ -103,6 +123,7 @@ class WebhookController(Controller):
     async def update_webhook(
         self,
         db: Db,
+        state: State,
         principal: Caller,
         webhook_id: FromPath[str],
         data: Annotated[dict[str, Any], json_example("Pause", {"active": False})],
@@ -110,6 +131,8 @@ class WebhookController(Controller):
         w = await scoped(db, WebhookSubscription, webhook_id, principal)
         before = input_of(w)
         change: WebhookIn = merge_patch(before, data, WebhookIn)
+        if change.url != w.url:
+            await check_destination(state, change.url)
         w.url, w.events, w.active = change.url, list(change.events), change.active
         if change.secret:
             w.secret = change.secret

@@ -16,16 +16,26 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from gateway.db.engine import create_engine
+from gateway.db.engine import create_engine, engine_for
+from gateway.settings import Settings
 
 _current: ContextVar[AsyncSession | None] = ContextVar("trunkline_session", default=None)
 
 
 class Database:
-    def __init__(self, url: str, **engine_options: Any) -> None:
-        self.url = url
-        self.engine: AsyncEngine = create_engine(url, **engine_options)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, **engine_options: Any) -> Database:
+        """The settings' database, with the keys its secret columns and audit chain need (the gateway, the CLI)."""
+        return cls(engine_for(settings, **engine_options))
+
+    @classmethod
+    def at(cls, url: str, **engine_options: Any) -> Database:
+        """A database without secret keys: enough for everything but secret columns and audit records."""
+        return cls(create_engine(url, **engine_options))
 
     @property
     def dialect(self) -> str:

@@ -7,7 +7,7 @@ that do not block the loop); PostgreSQL through asyncpg.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import event
@@ -17,6 +17,12 @@ from sqlalchemy.pool import NullPool
 
 from gateway.db.fair_pool import FairAsyncPool
 from gateway.db.sqlite_inline import InlineConnection, connector
+from gateway.db.types import KEYS_ATTRIBUTE
+from gateway.security.keyfiles import private_file
+
+if TYPE_CHECKING:
+    from gateway.security.keyring import EngineKeys
+    from gateway.settings import Settings
 
 
 def _begin(connection: Any) -> None:
@@ -47,7 +53,23 @@ def json_deserializer(text: str | bytes) -> Any:
     return msgspec.json.decode(text)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def engine_for(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    """The engine of the settings' database, with the keys its secret columns and audit chain need."""
+    from gateway.security.keyring import load_engine_keys
+
+    return create_engine(settings.async_database_url, keys=load_engine_keys(settings), **kwargs)
+
+
+def create_engine(url: str, *, keys: EngineKeys | None = None, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`; `keys` (secret keyring, audit key) are needed to read or write secret columns and
+    audit records. SQLite files are created private (folder 0700, file 0600)."""
+    engine = _create_engine(url, **kwargs)
+    if keys is not None:
+        setattr(engine.sync_engine.dialect, KEYS_ATTRIBUTE, keys)
+    return engine
+
+
+def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     kwargs.setdefault("hide_parameters", True)  # errors and logs must not carry callers' numbers
     kwargs.setdefault("json_serializer", json_serializer)
@@ -55,7 +77,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
             # One connection: SQLite has one writer at a time, and writers that contend for the lock back off by
             # sleeping, which collapses throughput under load. Queuing on the pool instead is fair and fast. Code
             # must not hold two sessions of the same engine at once. (In-memory databases get a StaticPool.)

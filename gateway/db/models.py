@@ -15,10 +15,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gateway.db.types import JsonColumn, UTCDateTime, utcnow
+from gateway.db.types import EncryptedString, JsonColumn, UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -53,10 +54,10 @@ class Project(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     default_region: Mapped[str] = mapped_column(String(2), default="US")
     twilio_account_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    twilio_auth_token: Mapped[str | None] = mapped_column(String(200))
+    twilio_auth_token: Mapped[str | None] = mapped_column(EncryptedString(200))
     livekit_url: Mapped[str | None] = mapped_column(String(500))
     livekit_api_key: Mapped[str | None] = mapped_column(String(200))
-    livekit_api_secret: Mapped[str | None] = mapped_column(String(500))
+    livekit_api_secret: Mapped[str | None] = mapped_column(EncryptedString(500))
     settings: Mapped[Json] = mapped_column(default=dict)
     """Outbound policy (allowed destination countries, calls per second), routing defaults, ..."""
 
@@ -82,7 +83,7 @@ class Trunk(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     direction: Mapped[str] = mapped_column(String(16))
     config: Mapped[Json] = mapped_column(default=dict)
-    auth_password: Mapped[str | None] = mapped_column(String(500))
+    auth_password: Mapped[str | None] = mapped_column(EncryptedString(500))
     livekit_trunk_id: Mapped[str | None] = mapped_column(String(64))
     sync_state: Mapped[Json] = mapped_column(default=dict)
 
@@ -258,7 +259,7 @@ class WebhookSubscription(Timestamps, Base):
     project_id: Mapped[str] = project_fk()
     url: Mapped[str] = mapped_column(String(1000))
     events: Mapped[list[str]] = mapped_column(JsonColumn, default=list)
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(EncryptedString(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -293,11 +294,12 @@ class AuditHead(Base):
     """The newest link of each project's audit chain; updating it serialises appends."""
 
     __tablename__ = "audit_heads"
-    project_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    project_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    """No foreign key: the chain outlives its project."""
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    legacy_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Records up to this seq predate the keyed chain (unkeyed SHA-256)."""
 
 
 class AuditLog(Base):
@@ -306,7 +308,8 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    project_id: Mapped[str] = project_fk()
+    project_id: Mapped[str] = mapped_column(ID, index=True)
+    """No foreign key: the audit trail of a deleted project is kept (and still verifies)."""
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))

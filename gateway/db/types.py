@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from gateway.security.keyring import EngineKeys
 
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
 
@@ -54,3 +57,42 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+KEYS_ATTRIBUTE = "trunkline_keys"
+"""The attribute of an engine's dialect that holds its `EngineKeys` (set by `gateway.db.engine.create_engine`)."""
+
+
+def engine_keys(dialect: Dialect) -> EngineKeys:
+    keys: EngineKeys | None = getattr(dialect, KEYS_ATTRIBUTE, None)
+    if keys is None:
+        raise RuntimeError(
+            "This engine has no secret keys: create it with gateway.db.engine.engine_for(settings) "
+            "(or create_engine(url, keys=...))."
+        )
+    return keys
+
+
+class EncryptedString(TypeDecorator[str]):
+    """A secret stored encrypted (Fernet, `fernet:` marker) with the engine's keyring; plain text in Python.
+
+    Values without the marker (stored before encryption existed) read back as they are. A Fernet token is about
+    1.4 x the plain text + 80 characters: the API caps secrets so they fit (64 ASCII characters in a 200 column,
+    256 in a 500 one; `SECRET_LIMITS`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        stored = engine_keys(dialect).keyring.encrypt(value)
+        length = getattr(self.impl, "length", None)
+        if length is not None and len(stored) > length:
+            raise ValueError(f"an encrypted secret of {len(value)} characters does not fit its column")
+        return stored
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return engine_keys(dialect).keyring.decrypt(str(value))

@@ -20,6 +20,7 @@ from gateway.ivr.engine import advance
 from gateway.ivr.events import HttpResult
 from gateway.ivr.run import FlowLookup
 from gateway.ivr.state import Turn
+from gateway.net.outbound import OutboundRefused
 
 __all__ = [
     "MAX_REQUESTS_PER_TURN",
@@ -88,6 +89,9 @@ async def fetch_with_httpx(client: httpx.AsyncClient, request: HttpRequest) -> H
         )
     except httpx.TimeoutException:
         return HttpResult(error="timeout")
+    except OutboundRefused as refused:
+        _log.warning("ivr http lookup refused", extra={"reason": refused.reason})
+        return HttpResult(error=f"refused: {refused.reason}")
     except httpx.HTTPError as error:
         _log.warning("ivr http lookup failed", extra={"error": type(error).__name__})
         return HttpResult(error=type(error).__name__)

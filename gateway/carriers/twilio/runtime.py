@@ -14,6 +14,7 @@ from gateway.carriers.twilio.directory import AccountDirectory, TwilioAccount
 from gateway.carriers.twilio.rest import TwilioRest
 from gateway.carriers.twilio.signature import Network, parse_trusted_proxies
 from gateway.ivr import FlowRegistry
+from gateway.net.outbound import AllowList, outbound_client
 from gateway.services import Services
 from gateway.settings import Settings
 
@@ -36,7 +37,7 @@ class TwilioRuntime:
             services=services,
             directory=AccountDirectory(services.database),
             livekit=LiveKitPool(),
-            http=httpx.AsyncClient(follow_redirects=False),
+            http=outbound_client(AllowList.parse(settings.outbound_allow)),
             rest=TwilioRest(settings.twilio_api_base_url),
             store=services.calls,
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),

@@ -18,6 +18,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from gateway.app import create_app
 from gateway.settings import load_settings
+from tests.conftest import key_env
 from tests.support.live_server import LiveServer, serve_in_thread
 
 EXAMPLES_PER_OPERATION = 25
@@ -32,6 +33,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             env={
                 "DATABASE_URL": f"sqlite+aiosqlite:///{base}/t.db",
                 "TRUNKLINE_FLOWS_DIR": str(base / "flows"),
+                **key_env(base),
             },
             dotenv=None,
         ),

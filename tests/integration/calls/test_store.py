@@ -26,7 +26,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
+    db = Database.at(database_url)
     yield db
     await db.dispose()
 

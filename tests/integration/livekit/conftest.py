@@ -18,6 +18,7 @@ from gateway.app import create_app
 from gateway.livekit.runtime import LiveKitRuntime
 from gateway.services import services
 from gateway.settings import Settings, load_settings
+from tests.conftest import key_env
 from tests.support.live_server import free_port, serve_in_thread
 from tests.support.livekit_standin import LiveKitStandIn, StandInThread
 
@@ -113,6 +114,7 @@ def gateway_settings(database_url: str, tmp_path: Path, livekit: LiveKitStandIn)
             "LIVEKIT_URL": livekit.url,
             "LIVEKIT_API_KEY": livekit.api_key,
             "LIVEKIT_API_SECRET": livekit.api_secret,
+            **key_env(tmp_path),
         },
         dotenv=None,
     )

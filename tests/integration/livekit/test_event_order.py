@@ -119,7 +119,7 @@ async def final_record(database: Database, project_id: str) -> tuple[Any, ...]:
 
 
 async def run_scenario(database_url: str, scenario: Scenario, order: list[int]) -> tuple[Any, ...]:
-    database = Database(database_url)
+    database = Database.at(database_url)
     store = CallStore(database)
     tag = f"{next(_counter)}"
     try:

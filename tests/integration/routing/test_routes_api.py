@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from gateway.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, env_of
 
 FLOW = b"start: hi\nsteps:\n  hi:\n    type: say\n    text: Hello.\n    next: bye\n  bye:\n    type: hangup\n"
 HOURS = {
@@ -138,11 +138,7 @@ def test_cli_explains_a_call_from_the_database(api: Api, settings: Settings) -> 
         "2026-11-23T10:00:00+00:00",
         "--json",
     ]
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "PATH": "/usr/bin:/bin",
-        "TRUNKLINE_FLOWS_DIR": settings.flows_dir,
-    }
+    env = {**env_of(settings), "TRUNKLINE_FLOWS_DIR": settings.flows_dir}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     decision = json.loads(done.stdout)

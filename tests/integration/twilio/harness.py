@@ -23,6 +23,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.settings import load_settings
+from tests.conftest import key_env
 from tests.support.live_server import free_port, serve_in_thread
 from tests.support.livekit_standin import StandInThread
 from tests.support.twilio import TwilioSimulator
@@ -174,6 +175,9 @@ def running_gateway(
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "TRUNKLINE_PORT": str(port),
+            **key_env(tmp_path),
+            # The CRM stand-in listens on loopback, which the outbound guard refuses unless allowed.
+            **({"TRUNKLINE_OUTBOUND_ALLOW": "127.0.0.1/32"} if crm_url is not None else {}),
             **(env or {}),
         }
         if standin is not None:

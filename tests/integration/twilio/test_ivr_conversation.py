@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,29 @@ def test_a_call_continues_on_another_replica(database_url: str, tmp_path: Path) 
     assert record["status"] == "completed"
     steps = [e["data"]["step"] for e in events_of(record, "ivr.step")]
     assert steps == ["main_menu", "ask_account", "ask_account"]
+
+
+def test_a_lookup_to_a_refused_address_takes_the_error_branch_with_a_reason(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.ivr")
+    with (
+        FakeCrm(CRM) as crm,
+        running_gateway(database_url, tmp_path, crm_url=crm.url, env={"TRUNKLINE_OUTBOUND_ALLOW": ""}) as gw,
+    ):
+        gw.route("main line", {"type": "flow", "flow": "main_menu"})
+
+        async def call() -> Conversation:
+            async with gw.simulator() as twilio:
+                conversation = await twilio.call(CALLER, NUMBER)
+                await conversation.press("2")
+                await conversation.press(ACCOUNT_NUMBER)
+                return conversation
+
+        conversation = run(call())
+        assert crm.requests == []  # the loopback CRM was never contacted
+        assert "Sorry, I could not find that account." in conversation.prompts  # the step's on_error branch
+    reasons = [
+        getattr(r, "reason", "") for r in caplog.records if r.getMessage() == "ivr http lookup refused"
+    ]
+    assert reasons == ["127.0.0.1 is a loopback address"]

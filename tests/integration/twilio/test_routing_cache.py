@@ -18,7 +18,9 @@ from gateway.db.database import Database
 from gateway.db.migrate import upgrade
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
+from gateway.settings import load_settings
 from routing.model import RouteQuery, target_label
+from tests.conftest import key_env
 from tests.integration.twilio.harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -99,9 +101,11 @@ def test_a_deleted_agent_or_flow_sends_the_caller_to_the_fallback(database_url: 
         assert [d["target"] for d in decisions(gw, conversation)] == ["flow:main_menu", "forward:number"]
 
 
-def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str) -> None:
+def test_changes_by_another_replica_arrive_within_the_ttl(database_url: str, tmp_path: Path) -> None:
+    settings = load_settings(env={"DATABASE_URL": database_url, **key_env(tmp_path)}, dotenv=None)
+
     async def scenario() -> None:
-        database = Database(database_url)
+        database = Database.for_settings(settings)
         engine = database.engine
         await upgrade(engine)
         async with database.session() as db:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from gateway.app import create_app
 from gateway.db.models import Call, CallEvent
 from gateway.settings import Settings, load_settings
-from tests.conftest import run_db
+from tests.conftest import key_env, run_db
 from tests.integration.twilio.harness import ACCOUNT_SID, AUTH_TOKEN, CALLER, NUMBER
 from tests.support.twilio import new_call_sid, sign
 from tests.support.twilio.callbacks import CallParty
@@ -43,6 +43,7 @@ def twilio_settings(database_url: str, tmp_path: Path) -> Settings:
             "TRUNKLINE_FLOWS_DIR": str(tmp_path / "flows"),
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            **key_env(tmp_path),
         },
         dotenv=None,
     )

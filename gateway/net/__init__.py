@@ -1,0 +1,1 @@
+"""Network access on a tenant's behalf."""
