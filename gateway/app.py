@@ -29,6 +29,7 @@ from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import provide_db, provide_principal
+from gateway.web.limits import API_MAX_BODY
 from gateway.web.observe import observe_middleware
 from gateway.web.problems import EXCEPTION_HANDLERS
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         guards=[role_guard],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
+        request_max_body_size=API_MAX_BODY,
     )
     state: dict[str, Any] = {
         "settings": settings,
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         ),
         debug=False,
         logging_config=None,
+        request_max_body_size=API_MAX_BODY,
     )
 
 

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from gateway.sessions.api import SessionController
 from gateway.settings import Settings
+from gateway.web.limits import LIVEKIT_WEBHOOK_MAX_BODY
 
 from .control_api import CallControlController
 from .ingest import livekit_webhook
@@ -19,7 +20,9 @@ from .runtime import LiveKitRuntime
 from .sync_api import SyncController
 from .sync_loop import ChangeWatch
 
-HANDLERS: list[Any] = [livekit_webhook]
+HANDLERS: list[Any] = [
+    Router(path="/", route_handlers=[livekit_webhook], request_max_body_size=LIVEKIT_WEBHOOK_MAX_BODY)
+]
 """Handlers mounted at the root (e.g. /webhooks/livekit)."""
 V1_CONTROLLERS: list[Any] = [SyncController, CallControlController, SessionController]
 """Controllers mounted under /v1 (authenticated)."""

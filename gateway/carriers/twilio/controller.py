@@ -21,6 +21,7 @@ from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_voice
 from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
 from gateway.web.deps import Db
+from gateway.web.limits import TWILIO_WEBHOOK_MAX_BODY
 
 
 def _runtime(state: State) -> TwilioRuntime:
@@ -58,6 +59,7 @@ class TwilioWebhookController(Controller):
     path = "/carriers/twilio"
     tags = ["twilio"]
     security = [{}]
+    request_max_body_size = TWILIO_WEBHOOK_MAX_BODY
 
     @post(
         "/voice",

@@ -82,7 +82,7 @@ def parse_body(body: bytes, content_type: str | None) -> FormParams | None:
     if (content_type or "").split(";")[0].strip().lower() == "application/json":
         try:
             decoded = msgspec.json.decode(body) if body else {}
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: arrays or objects nested too deeply
             return None
         if not isinstance(decoded, dict):
             return None
