@@ -29,6 +29,7 @@ from gateway.livekit import wiring as livekit_wiring
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import provide_db, provide_principal
+from gateway.web.edge import refuse_nul_middleware
 from gateway.web.limits import API_MAX_BODY
 from gateway.web.observe import observe_middleware
 from gateway.web.problems import EXCEPTION_HANDLERS
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[observe_middleware],
+        middleware=[observe_middleware, refuse_nul_middleware],
         state=State(state),
         openapi_config=OpenAPIConfig(
             title="Trunkline",
