@@ -14,6 +14,7 @@ import time
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.locks import AdvisoryLock
 from gateway.db.models import Project
 from gateway.settings import Settings
 
@@ -25,7 +26,7 @@ from .facade import LiveKit
 from .ingest import Directory, Ingest
 from .placer import LiveKitPlacer
 from .reconciler import Reconciler
-from .sync_loop import SyncLoop
+from .sync_loop import ROUND_LOCK, SyncLoop
 from .tasks import Tasks
 from .writer import EventWriter
 
@@ -39,7 +40,9 @@ class LiveKitRuntime:
         self.tasks = Tasks()
         self.clients = LiveKitClients(settings)
         self.reconciler = Reconciler(sessions, self.clients)
-        self.sync_loop = SyncLoop(self.reconciler, sessions)
+        self.sync_loop = SyncLoop(
+            self.reconciler, sessions, round_lock=AdvisoryLock(sessions.kw["bind"], ROUND_LOCK)
+        )
         self.answers = AnswerWatch(sessions, self.tasks)
         self.directory = Directory(settings, sessions)
         self.writer = EventWriter(sessions, self.directory.trunks, self._after_webhook)
