@@ -33,6 +33,7 @@ from gateway.web.edge import refuse_nul_middleware
 from gateway.web.limits import API_MAX_BODY
 from gateway.web.observe import observe_middleware
 from gateway.web.problems import EXCEPTION_HANDLERS
+from gateway.web.rate_limit import api_failed_auth_limit, limiter_for, per_key_limit
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:
@@ -45,6 +46,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         engine = create_engine(settings.async_database_url)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        app.state.rate_limits = limiter_for(
+            engine,
+            failed_auth=settings.rate_limit_failed_auth,
+            per_key=settings.rate_limit_per_key,
+            trusted_proxies=settings.trusted_proxies,
+        )
         await upgrade(engine)
         async with app.state.sessions() as session:
             await ensure_default_project(session, settings)
@@ -63,7 +70,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     v1 = Router(
         path="/v1",
         route_handlers=[*CONTROLLERS, *twilio_wiring.V1_CONTROLLERS, *livekit_wiring.V1_CONTROLLERS],
-        middleware=[ApiKeyAuthMiddleware],
+        middleware=[api_failed_auth_limit, ApiKeyAuthMiddleware, per_key_limit],
         guards=[role_guard],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         "placers": {},
         "call_controls": {},
         "rate_limiter": RateLimiter(),
+        "rate_limits": None,
     }
     return Litestar(
         route_handlers=[

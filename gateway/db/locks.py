@@ -39,7 +39,9 @@ class AdvisoryLock:
             return
         async with self._engine.connect() as connection:
             taken = bool(
-                (await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key})).scalar()
+                (
+                    await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key})
+                ).scalar()
             )
             await connection.commit()  # a session lock: it outlives the transaction, which must not stay open
             try:

@@ -13,6 +13,7 @@ from litestar import Litestar, Router
 from gateway.sessions.api import SessionController
 from gateway.settings import Settings
 from gateway.web.limits import LIVEKIT_WEBHOOK_MAX_BODY
+from gateway.web.rate_limit import webhook_failed_auth_limit
 
 from .control_api import CallControlController
 from .ingest import livekit_webhook
@@ -21,7 +22,12 @@ from .sync_api import SyncController
 from .sync_loop import ChangeWatch
 
 HANDLERS: list[Any] = [
-    Router(path="/", route_handlers=[livekit_webhook], request_max_body_size=LIVEKIT_WEBHOOK_MAX_BODY)
+    Router(
+        path="/",
+        route_handlers=[livekit_webhook],
+        request_max_body_size=LIVEKIT_WEBHOOK_MAX_BODY,
+        middleware=[webhook_failed_auth_limit],
+    )
 ]
 """Handlers mounted at the root (e.g. /webhooks/livekit)."""
 V1_CONTROLLERS: list[Any] = [SyncController, CallControlController, SessionController]

@@ -22,6 +22,7 @@ from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_v
 from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
 from gateway.web.deps import Db
 from gateway.web.limits import TWILIO_WEBHOOK_MAX_BODY
+from gateway.web.rate_limit import webhook_failed_auth_limit
 
 
 def _runtime(state: State) -> TwilioRuntime:
@@ -60,6 +61,7 @@ class TwilioWebhookController(Controller):
     tags = ["twilio"]
     security = [{}]
     request_max_body_size = TWILIO_WEBHOOK_MAX_BODY
+    middleware = [webhook_failed_auth_limit]
 
     @post(
         "/voice",
