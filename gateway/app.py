@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         engine = create_engine(settings.async_database_url)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        app.state.rate_limits = limiter_for(
+        app.state.request_limiter = limiter_for(
             engine,
             failed_auth=settings.rate_limit_failed_auth,
             per_key=settings.rate_limit_per_key,
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         "placers": {},
         "call_controls": {},
         "rate_limiter": RateLimiter(),
-        "rate_limits": None,
+        "request_limiter": None,
     }
     return Litestar(
         route_handlers=[

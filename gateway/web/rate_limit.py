@@ -35,7 +35,7 @@ from gateway.web.problems import status_of
 WINDOW = 60
 """Seconds per counting window."""
 _FORGET_AFTER = 100_000
-"""Keys an in-memory counter holds before dropping those of past windows."""
+"""Keys a counter or the list of refused keys holds in memory before dropping those of past windows."""
 
 Network = Any  # IPv4Network | IPv6Network
 
@@ -88,7 +88,9 @@ class DatabaseCounter:
         return hits
 
 
-class Limiter:
+class RequestLimiter:
+    """The limits, their counter, and the addresses and keys this replica knows to be over a limit."""
+
     def __init__(
         self,
         counter: Counter,
@@ -128,6 +130,8 @@ class Limiter:
         start, _ = self._window()
         hits = await self.counter.hit(key, start)
         if hits >= limit:
+            if len(self._blocked) >= _FORGET_AFTER:
+                self._blocked = {k: until for k, until in self._blocked.items() if until > start}
             self._blocked[key] = start + WINDOW
             return True
         return False
@@ -155,8 +159,8 @@ def _within(address: str, networks: tuple[Network, ...]) -> bool:
     return any(parsed in network for network in networks)
 
 
-def _limiter(scope: Scope) -> Limiter | None:
-    limiter: Limiter | None = Litestar.from_scope(scope).state.get("rate_limits")
+def _limiter(scope: Scope) -> RequestLimiter | None:
+    limiter: RequestLimiter | None = Litestar.from_scope(scope).state.get("request_limiter")
     return limiter
 
 
@@ -219,8 +223,10 @@ webhook_failed_auth_limit = failed_auth_limit(frozenset({401, 403}))
 """For the carrier and LiveKit webhooks: unsigned or wrongly signed posts count (403; 401 for LiveKit's)."""
 
 
-def limiter_for(engine: AsyncEngine, *, failed_auth: int, per_key: int, trusted_proxies: str) -> Limiter:
+def limiter_for(
+    engine: AsyncEngine, *, failed_auth: int, per_key: int, trusted_proxies: str
+) -> RequestLimiter:
     """Counts in the database on PostgreSQL (shared by replicas), in memory on SQLite (one process)."""
     shared = engine.dialect.name == "postgresql"
     counter: Counter = DatabaseCounter(engine) if shared else MemoryCounter()
-    return Limiter(counter, failed_auth=failed_auth, per_key=per_key, trusted_proxies=trusted_proxies)
+    return RequestLimiter(counter, failed_auth=failed_auth, per_key=per_key, trusted_proxies=trusted_proxies)
