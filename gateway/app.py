@@ -31,9 +31,12 @@ from gateway.logs import configure_logging
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.web.deps import ApiKeyAuthMiddleware, RequestSession, provide_db, provide_principal
+from gateway.web.edge import refuse_nul_middleware
+from gateway.web.limits import API_MAX_BODY
 from gateway.web.observe import observe_middleware
 from gateway.web.openapi_problems import schema_router
 from gateway.web.problems import EXCEPTION_HANDLERS
+from gateway.web.rate_limit import api_failed_auth_limit, limiter_for, per_key_limit
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:
@@ -44,6 +47,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = Database.for_settings(settings)
+        app.state.request_limiter = limiter_for(
+            database.engine,
+            failed_auth=settings.rate_limit_failed_auth,
+            per_key=settings.rate_limit_per_key,
+            trusted_proxies=settings.trusted_proxies,
+        )
         await upgrade(database.engine)
         async with database.session() as session:
             await start_up(session, settings)
@@ -66,12 +75,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     v1 = Router(
         path="/v1",
         route_handlers=[*CONTROLLERS, *twilio_wiring.V1_CONTROLLERS],
-        middleware=[RequestSession(), ApiKeyAuthMiddleware],
+        middleware=[RequestSession(), api_failed_auth_limit, ApiKeyAuthMiddleware, per_key_limit],
         guards=[role_guard],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"apiKey": []}],
+        request_max_body_size=API_MAX_BODY,
     )
-    state: dict[str, Any] = {"first_run_key": None}
+    state: dict[str, Any] = {"first_run_key": None, "request_limiter": None}
     """`services` (gateway.services) is added at start-up; tests may set `clock` before."""
     return Litestar(
         route_handlers=[
@@ -84,7 +94,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[observe_middleware],
+        middleware=[observe_middleware, refuse_nul_middleware],
         state=State(state),
         openapi_config=OpenAPIConfig(
             title="Trunkline",
@@ -97,6 +107,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         ),
         debug=False,
         logging_config=None,
+        request_max_body_size=API_MAX_BODY,
     )
 
 

@@ -10,6 +10,12 @@ from litestar import Litestar
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.web.slow_clients import HEADER_TIMEOUT, with_header_timeout
+
+KEEP_ALIVE_TIMEOUT = 5
+"""Seconds an idle keep-alive connection stays open (uvicorn's default, stated: carriers reconnect cheaply)."""
+MAX_HEAD_SIZE = 16 * 1024
+"""Bytes a request's line and headers may take (h11's default; a Twilio webhook's head is well under 2 KB)."""
 
 
 def _announce(app: Litestar, host: str, port: int) -> None:
@@ -41,7 +47,12 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         gc.freeze()
 
     app.on_startup.append(announce)
-    config: dict[str, Any] = {
+    uvicorn.run(app, **uvicorn_options(host, port))
+    return 0
+
+
+def uvicorn_options(host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT) -> dict[str, Any]:
+    return {
         "host": host,
         "port": port,
         "log_config": None,
@@ -51,6 +62,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         # uvicorn.access stays at WARNING (gateway.logs.DRIVER_LOGGERS: its lines carry URLs), so no access line is
         # ever printed; with access_log on, uvicorn would still format each one's client and quoted path first.
         "access_log": False,
+        # Slow or stalled clients: a deadline for each request's headers, a bound on their size, and idle
+        # keep-alive connections closed. (No `limit_concurrency`: it would answer 503 to carriers in a burst.)
+        "http": with_header_timeout(header_timeout),
+        "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
+        "h11_max_incomplete_event_size": MAX_HEAD_SIZE,
     }
-    uvicorn.run(app, **config)
-    return 0

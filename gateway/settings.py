@@ -102,6 +102,15 @@ class Settings:
     outbound_allow: str = field(default="", metadata={"env": "TRUNKLINE_OUTBOUND_ALLOW"})
     """Comma-separated CIDRs and host names that outbound HTTP made for tenants (flow lookups, webhooks) may
     reach although they are private, loopback or link-local (on-premise deployments). Empty: public only."""
+    rate_limit_failed_auth: int = field(default=20, metadata={"env": "TRUNKLINE_RATE_LIMIT_FAILED_AUTH"})
+    """Failed authentications a client address may make per minute (unknown or revoked API keys on /v1, carrier
+    webhooks that fail their signature check); after that its requests get 429 until the minute ends. Shared by
+    replicas on PostgreSQL. Behind a proxy, list it in TRUNKLINE_TRUSTED_PROXIES so the limit applies to each client
+    (from X-Forwarded-For), not to the proxy. 0: no limit."""
+
+    rate_limit_per_key: int = field(default=300_000, metadata={"env": "TRUNKLINE_RATE_LIMIT_PER_KEY"})
+    """Requests one API key may make to /v1 per minute (then 429 until the minute ends); shared by replicas on
+    PostgreSQL. 0: no limit."""
 
     @property
     def async_database_url(self) -> str:

@@ -71,6 +71,10 @@ async def authenticate(session: AsyncSession, header: str | None, source_ip: str
 
 def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Reads are open to every role; changes need `operator`, unless the handler asks for more via opt."""
+    if connection.scope.get("method") == "OPTIONS":
+        # Litestar's automatic OPTIONS answer (the allowed methods) is left unauthenticated by its auth middleware,
+        # as CORS preflights carry no credentials; it tells nothing /schema does not.
+        return
     principal: Principal = connection.user
     needed = handler.opt.get("role")
     if needed is None:

@@ -11,7 +11,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.db.locks import hold_for_transaction
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+LOCK = "trunkline.migrations"
+"""Replicas starting together on one PostgreSQL database migrate one after the other: the first applies the
+migrations, the others wait, then find the database at head. (SQLite's file lock serialises its writers.)"""
 
 
 def alembic_config(url: str = "") -> Config:
@@ -35,4 +40,5 @@ async def upgrade(engine: AsyncEngine) -> bool:
     """Bring the database to the newest revision; returns whether anything was applied."""
     config = alembic_config()
     async with engine.begin() as connection:
+        await hold_for_transaction(connection, LOCK)
         return await connection.run_sync(_upgrade, config)

@@ -322,3 +322,14 @@ class AuditLog(Base):
     source_ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RateLimitCounter(Base):
+    """Requests counted in one fixed window, shared by the replicas on PostgreSQL (`gateway.web.rate_limit`)."""
+
+    __tablename__ = "rate_limit_counters"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """What is counted and whose: `failed:<client address>`, `key:<api key id>`."""
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    """The window's first second (Unix time); a hit in a later window starts the count again."""
+    hits: Mapped[int] = mapped_column(Integer)

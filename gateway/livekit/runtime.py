@@ -14,6 +14,7 @@ import time
 
 from gateway.calls.store import CallStore
 from gateway.db.database import Database
+from gateway.db.locks import AdvisoryLock
 from gateway.db.models import Project
 from gateway.settings import Settings
 
@@ -25,7 +26,7 @@ from .facade import LiveKit
 from .ingest import Directory, Ingest
 from .placer import LiveKitPlacer
 from .reconciler import Reconciler
-from .sync_loop import SyncLoop
+from .sync_loop import ROUND_LOCK, SyncLoop
 from .tasks import Tasks
 
 PROBE_CACHE_SECONDS = 1.0
@@ -38,7 +39,9 @@ class LiveKitRuntime:
         self.tasks = Tasks()
         self.clients = LiveKitClients(settings)
         self.reconciler = Reconciler(database, self.clients)
-        self.sync_loop = SyncLoop(self.reconciler, database)
+        self.sync_loop = SyncLoop(
+            self.reconciler, database, round_lock=AdvisoryLock(database.engine, ROUND_LOCK)
+        )
         self.answers = AnswerWatch(store, self.tasks)
         self.directory = Directory(settings, database)
         self.ingest = Ingest(self.directory, EventApplier(store, database), database, self._after_webhook)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from gateway.db.database import Database
+from gateway.db.locks import AdvisoryLock
 from gateway.db.models import DispatchRule, PhoneNumber, Project, Route, Trunk
 
 from . import sync_store
@@ -34,6 +35,11 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 DEBOUNCE = 0.05
 """A burst of changes (say, 50 numbers added) becomes one sync."""
+BUSY_RETRY = 1.0
+"""Seconds before trying again when another replica is running a round."""
+ROUND_LOCK = "trunkline.livekit.sync"
+"""Replicas on one PostgreSQL database take turns: one round at a time, or two would both see the same drift and
+create the same LiveKit objects twice."""
 
 
 class ChangeWatch:
@@ -84,10 +90,12 @@ class SyncLoop:
         database: Database,
         *,
         interval: float = DRIFT_INTERVAL,
+        round_lock: AdvisoryLock | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._database = database
         self._interval = interval
+        self._round_lock = round_lock
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()
         self._everything = True
@@ -117,14 +125,24 @@ class SyncLoop:
             if delay >= self._interval or not (self._dirty or self._everything):
                 self._everything = True
             try:
-                healthy = await self._once()
+                healthy = await self._turn()
             except Exception:  # the loop must survive anything one run does; the next run retries
                 logger.exception("LiveKit sync run failed")
                 healthy = False
+            if healthy is None:  # another replica is running a round; what this one has to do waits for it
+                delay = BUSY_RETRY
+                continue
             self.failures = 0 if healthy else self.failures + 1
             if not self._wake.is_set():
                 self._idle.set()
             delay = self._interval if healthy else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
+
+    async def _turn(self) -> bool | None:
+        """One round if this replica may run one now (None: another replica is running its own)."""
+        if self._round_lock is None:
+            return await self._once()
+        async with self._round_lock.try_hold() as ours:
+            return await self._once() if ours else None
 
     async def _once(self) -> bool:
         if self._everything:

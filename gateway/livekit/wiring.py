@@ -11,16 +11,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from gateway.services import services
 from gateway.settings import Settings
+from gateway.web.limits import LIVEKIT_WEBHOOK_MAX_BODY
+from gateway.web.rate_limit import webhook_failed_auth_limit
 
 from .ingest import livekit_webhook
 from .runtime import LiveKitRuntime
 from .sync_loop import ChangeWatch
 
-HANDLERS: list[Any] = [livekit_webhook]
+HANDLERS: list[Any] = [
+    Router(
+        path="/",
+        route_handlers=[livekit_webhook],
+        request_max_body_size=LIVEKIT_WEBHOOK_MAX_BODY,
+        middleware=[webhook_failed_auth_limit],
+    )
+]
 """Handlers mounted at the root (e.g. /webhooks/livekit)."""
 
 

@@ -13,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import request_id_var
 from gateway.web import metrics
+from gateway.web.problems import status_of
 from gateway.web.request_id import HEADER, request_id_of
 
 
@@ -41,6 +42,11 @@ def observe_middleware(app: ASGIApp) -> ASGIApp:
             metrics.started(method, path)
         try:
             await app(scope, receive, send_observed)
+        except Exception as exc:
+            # Raised by a middleware (say, authentication's 401): the app's exception handler answers it after
+            # this layer has returned, so the status it will send is taken from the exception.
+            status = status_of(exc)
+            raise
         finally:
             if measured:
                 metrics.finished(method, path, status, time.perf_counter() - started)

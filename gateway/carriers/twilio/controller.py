@@ -20,6 +20,8 @@ from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.voice import answer_action, answer_resume, answer_voice
 from gateway.carriers.twilio.webhook import SignedWebhook, authenticate
 from gateway.services import services
+from gateway.web.limits import TWILIO_WEBHOOK_MAX_BODY
+from gateway.web.rate_limit import webhook_failed_auth_limit
 
 
 def _runtime(state: State) -> TwilioRuntime:
@@ -56,6 +58,8 @@ class TwilioWebhookController(Controller):
     path = "/carriers/twilio"
     tags = ["twilio"]
     security = [{}]
+    request_max_body_size = TWILIO_WEBHOOK_MAX_BODY
+    middleware = [webhook_failed_auth_limit]
 
     @post(
         "/voice",

@@ -28,6 +28,39 @@ def is_account_sid(value: str) -> bool:
     return _ACCOUNT_SID.match(value) is not None
 
 
+SID_PREFIXES = {
+    "AccountSid": "AC",
+    "CallSid": "CA",
+    "ParentCallSid": "CA",
+    "DialCallSid": "CA",
+    "RecordingSid": "RE",
+    "ConferenceSid": "CF",
+}
+"""Twilio's identifier parameters and their type prefix: each is the prefix and 32 hex digits."""
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MAX_LENGTHS = {"RecordingUrl": 1000}
+"""Parameters stored in columns of a bounded size (longer values would fail the write on PostgreSQL)."""
+
+
+def check_values(params: Mapping[str, FormValue]) -> None:
+    """Refuse what Twilio never sends and a database would refuse later, where one bad webhook must not fail the
+    others written with it: a NUL byte in any value (PostgreSQL's text cannot hold it), an identifier that is not
+    a Twilio SID, an over-long value for a bounded column. Raises `TwilioParamsError` (422) naming the parameter."""
+    for name, raw in params.items():
+        for value in (raw,) if isinstance(raw, str) else raw:
+            if "\x00" in value or "\x00" in name:
+                raise TwilioParamsError(f"Twilio parameter {name!r} holds a NUL byte", field=name)
+    for name, prefix in SID_PREFIXES.items():
+        value = _first(params.get(name, ""))
+        if value and (_SID.match(value) is None or not value.startswith(prefix)):
+            raise TwilioParamsError(
+                f"Twilio parameter {name} is not a Twilio SID ({prefix} and 32 hex digits)", field=name
+            )
+    for name, limit in MAX_LENGTHS.items():
+        if len(_first(params.get(name, ""))) > limit:
+            raise TwilioParamsError(f"Twilio parameter {name} is longer than {limit} characters", field=name)
+
+
 CallStatus = Literal[
     "queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"
 ]

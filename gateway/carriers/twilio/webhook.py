@@ -2,7 +2,7 @@
 
 A request that fails gets 403 and one log line saying why (never a TwiML answer): no AccountSid, an AccountSid no
 project uses, a missing or wrong `X-Twilio-Signature`, a body that is not what was signed. Nothing is written to the
-database before a request is authenticated.
+database before a request is authenticated, nor for a signed one whose values no database could store (422).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from litestar import Request
 from litestar.datastructures import Headers
 
 from gateway.carriers.twilio.directory import RECHECK_AFTER, AccountDirectory, TwilioAccount
-from gateway.carriers.twilio.params import is_account_sid
+from gateway.carriers.twilio.params import check_values, is_account_sid
 from gateway.carriers.twilio.signature import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -82,7 +82,7 @@ def parse_body(body: bytes, content_type: str | None) -> FormParams | None:
     if (content_type or "").split(";")[0].strip().lower() == "application/json":
         try:
             decoded = msgspec.json.decode(body) if body else {}
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: arrays or objects nested too deeply
             return None
         if not isinstance(decoded, dict):
             return None
@@ -193,4 +193,5 @@ async def authenticate(
             ok, reason = check(account.auth_token)
     if not ok:
         raise reject(reason, request, account_sid)
+    check_values(params)
     return SignedWebhook(account=account, params=_first_values(params), url=url)

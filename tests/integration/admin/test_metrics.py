@@ -51,3 +51,34 @@ def test_every_answer_carries_a_request_id_a_sane_one_given_is_kept(client: Test
         answer = client.get("/health/live", headers=[(b"x-request-id", bad)])
         assert answer.status_code == 200
         assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"])
+
+
+def test_refusals_raised_by_middleware_are_counted_with_their_own_status(client: TestClient[Any]) -> None:
+    refused = {"method": "GET", "path": "/v1/numbers"}
+    series = (
+        ("trunkline_requests_total", "401"),
+        ("trunkline_requests_total", "500"),
+        ("trunkline_requests_error_total", "500"),
+    )
+    before = client.get("/metrics").text
+    for _ in range(2):
+        assert client.get("/v1/numbers").status_code == 401
+        assert client.get("/v1/numbers", headers={"Authorization": "Bearer tlk_key_x_y"}).status_code == 401
+    text = client.get("/metrics").text
+    counted = [
+        _sample(text, name, status_code=status, **refused)
+        - _sample(before, name, status_code=status, **refused)
+        for name, status in series
+    ]
+    assert counted == [4, 0, 0]
+
+
+def test_options_answers_the_allowed_methods(client: TestClient[Any]) -> None:
+    for path in ("/v1/numbers", "/v1/numbers/num_x"):
+        answer = client.options(path)
+        assert answer.status_code == 204, answer.text
+        allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+        assert "OPTIONS" in allowed
+        assert allowed & {"POST", "PATCH", "DELETE"}
+    errors = _sample(client.get("/metrics").text, "trunkline_requests_error_total", method="OPTIONS")
+    assert errors == 0

@@ -44,6 +44,9 @@ def twilio_settings(database_url: str, tmp_path: Path) -> Settings:
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             **key_env(tmp_path),
+            # every request here fails its signature check from one address: the limit would answer all but the
+            # first few with 429, unchecked (tests/integration/edge/test_rate_limits.py covers the limit)
+            "TRUNKLINE_RATE_LIMIT_FAILED_AUTH": "0",
         },
         dotenv=None,
     )
@@ -134,7 +137,9 @@ def test_every_tampered_request_is_refused(client: TestClient[Any], twilio_setti
             content=urlencode(params),
             headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
         )
-        assert response.status_code in (403, 404, 405), (path, response.status_code, response.text)
+        # a NUL byte in the URL is refused before the signature is looked at (gateway.web.edge)
+        expected = (400,) if "%00" in path else (403, 404, 405)
+        assert response.status_code in expected, (path, response.status_code, response.text)
         refused.append(response.status_code)
 
     check()
