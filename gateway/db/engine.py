@@ -79,8 +79,9 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if path is not None:
             private_file(Path(path))
             # One connection: SQLite has one writer at a time, and writers that contend for the lock back off by
-            # sleeping, which collapses throughput under load. Queuing on the pool instead is fair and fast. Code
-            # must not hold two sessions of the same engine at once. (In-memory databases get a StaticPool.)
+            # sleeping, which collapses throughput under load. Queuing on the pool instead is fair and fast. The call
+            # store refuses to run inside a caller's open transaction (gateway.db.database), so nothing waits for
+            # itself. (In-memory databases get a StaticPool.)
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 30)
