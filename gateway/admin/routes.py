@@ -120,7 +120,7 @@ async def _checked(db: AsyncSession, state: State, principal: Principal, row: Ro
             field=errors[0].field,
             extra={"problems": [msgspec.to_builtins(p) for p in errors]},
         )
-    settings = state.get("settings")
+    settings = services(state).settings
     return [p.message for p in mine] + await deployment_warnings(db, project, settings, to_route(row))
 
 

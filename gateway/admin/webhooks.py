@@ -17,7 +17,7 @@ from gateway.db.models import WebhookSubscription
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
 from gateway.net.outbound import AllowList, check_url
-from gateway.settings import Settings
+from gateway.services import services
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 
@@ -59,7 +59,7 @@ def input_of(w: WebhookSubscription) -> dict[str, Any]:
 
 async def check_destination(state: State, url: str) -> None:
     """Refuse URLs that reach loopback, private, link-local or metadata addresses (after DNS resolution)."""
-    settings: Settings = state.settings
+    settings = services(state).settings
     reason = await check_url(url, AllowList.parse(settings.outbound_allow))
     if reason is not None:
         raise InvalidInput(

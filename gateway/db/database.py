@@ -9,6 +9,7 @@ while the current task holds one (an error at once instead of a stall).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -19,7 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway.db.engine import create_engine, engine_for
 from gateway.settings import Settings
 
-_current: ContextVar[AsyncSession | None] = ContextVar("trunkline_session", default=None)
+_current: ContextVar[tuple[asyncio.Task[Any] | None, AsyncSession] | None] = ContextVar(
+    "trunkline_session", default=None
+)
+"""The session the current task opened. Tasks spawned meanwhile inherit the variable but not the session: the
+task is kept with it, so they can tell (`holds_transaction`)."""
 
 
 class Database:
@@ -46,7 +51,7 @@ class Database:
         """A session for one unit of work (a request, a background job); closed (rolled back if uncommitted) on
         exit. Commit before calling out to anything slow: a transaction holds the connection until it ends."""
         session = self._sessions()
-        token = _current.set(session)
+        token = _current.set((asyncio.current_task(), session))
         try:
             yield session
         finally:
@@ -56,8 +61,11 @@ class Database:
     @staticmethod
     def holds_transaction() -> bool:
         """Whether the current task has a session with an open transaction (`session()` above)."""
-        session = _current.get()
-        return session is not None and session.in_transaction()
+        current = _current.get()
+        if current is None:
+            return False
+        task, session = current
+        return task is asyncio.current_task() and session.in_transaction()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -187,3 +187,19 @@ async def test_the_store_refuses_to_run_inside_a_transaction(database: Database,
             await store.create(store.new(inbound(project_id, "CA6")))
         await db.commit()
         assert await store.create(store.new(inbound(project_id, "CA6")))
+
+
+async def test_a_task_spawned_by_a_request_is_not_held_by_the_requests_transaction(
+    database: Database, project_id: str
+) -> None:
+    store = CallStore(database)
+    async with database.session() as db:
+        await db.get(Project, project_id)
+
+        async def background() -> bool:  # e.g. a dial that records its outcome later
+            return await store.create(store.new(inbound(project_id, "CA7")))
+
+        task = asyncio.create_task(background())
+        await asyncio.sleep(0.01)  # it starts while the request's transaction is still open
+        await db.commit()
+        assert await task

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from gateway.bootstrap import ensure_default_project
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.database import Database
+from gateway.db.engine import create_engine
 from gateway.db.locks import AdvisoryLock
 from gateway.db.migrate import upgrade
 from gateway.livekit.clients import LiveKitClients
 from gateway.livekit.reconciler import Reconciler, SyncReport
 from gateway.livekit.sync_loop import ROUND_LOCK, SyncLoop
 from gateway.settings import load_settings
+from tests.conftest import key_env
 from tests.support.livekit_standin import StandInThread
 from tests.support.postgres import Cluster
 
@@ -88,22 +90,23 @@ def test_two_replicas_sync_loops_never_run_a_round_at_once(
             "LIVEKIT_URL": livekit.url,
             "LIVEKIT_API_KEY": livekit.api_key,
             "LIVEKIT_API_SECRET": livekit.api_secret,
+            **key_env(tmp_path),
         },
         dotenv=None,
     )
 
     async def two_replicas() -> None:
-        engines = [create_engine(settings.async_database_url) for _ in range(2)]
-        await upgrade(engines[0])
-        async with session_factory(engines[0])() as session:
+        replicas = [Database.for_settings(settings) for _ in range(2)]
+        await upgrade(replicas[0].engine)
+        async with replicas[0].session() as session:
             await ensure_default_project(session, settings)
             await session.commit()
         loops, clients = [], []
-        for engine in engines:
-            sessions = session_factory(engine)
+        for database in replicas:
             clients.append(LiveKitClients(settings))
-            reconciler = TimedReconciler(sessions, clients[-1])
-            loops.append(SyncLoop(reconciler, sessions, round_lock=AdvisoryLock(engine, ROUND_LOCK)))
+            reconciler = TimedReconciler(database, clients[-1])
+            lock = AdvisoryLock(database.engine, ROUND_LOCK)
+            loops.append(SyncLoop(reconciler, database, round_lock=lock))
         tasks = [asyncio.create_task(loop.run()) for loop in loops]
         try:
             for _ in range(30):
@@ -116,8 +119,8 @@ def test_two_replicas_sync_loops_never_run_a_round_at_once(
             await asyncio.gather(*tasks, return_exceptions=True)
             for client in clients:
                 await client.aclose()
-            for engine in engines:
-                await engine.dispose()
+            for database in replicas:
+                await database.dispose()
 
     asyncio.run(two_replicas())
     assert TimedReconciler.rounds >= 5
