@@ -13,10 +13,10 @@ from gateway.auth.keys import Role, new_key
 from gateway.auth.principal import DEFAULT_PROJECT_SLUG
 from gateway.credential_sources import apply_environment
 from gateway.db.models import ApiKey, Project
+from gateway.db.secret_rotation import reencrypt
 from gateway.db.types import engine_keys
 from gateway.errors import NotFound
 from gateway.ids import new_id
-from gateway.security.rotation import reencrypt
 from gateway.settings import Settings
 
 SYSTEM = audit.Actor("system")

@@ -111,9 +111,9 @@ def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
     key file (the old ones kept to decrypt) and every secret re-encrypted with it. Gateways still running with the
     old keys may write a secret under the old key meanwhile: restart them, then --finish re-encrypts everything
     once more and drops the old keys. With TRUNKLINE_SECRET_KEY the operator puts the new key first instead."""
+    from gateway.db.secret_rotation import reencrypt
     from gateway.db.types import engine_keys
     from gateway.security.keyring import add_file_key, drop_old_file_keys
-    from gateway.security.rotation import reencrypt
 
     from_file = not settings.secret_key
     if from_file and not args.finish:

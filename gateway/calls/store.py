@@ -1,8 +1,8 @@
 """The one owner of call records: every carrier, LiveKit and the control API create and change calls through here.
 
-A change to a call is a `CallEdit`: the call's columns as the caller sees them (`edit.call`, an ORM `Call` that
-belongs to no session), status reports to fold (`fold`), events to append (`event`) and recordings to link
-(`recording`). The store saves an edit in one short transaction of its own:
+A change to a call is a `CallEdit` (`gateway.calls.edit`): the call's columns as the caller sees them, status
+reports to fold, events to append and recordings to link. The store saves an edit in one short transaction of its
+own:
 
 - the call row is locked and read again; columns the caller changed are written (last writer wins per column);
 - status reports are folded into the stored lifecycle (`gateway.calls.lifecycle`, order-independent) and the
@@ -21,239 +21,39 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
-import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.calls.lifecycle import (
-    CallSnapshot,
-    CallState,
-    Outcome,
-    StatusUpdate,
-    transition,
+from gateway.calls.edit import (
+    CallEdit,
+    CallRef,
+    NewCall,
+    PendingEvent,
+    detached_copy,
+    fold_into,
+    new_row,
+    remembered,
+    snapshot_of,
 )
+from gateway.calls.lifecycle import Outcome
 from gateway.calls.recordings import RecordingReport, adopt_room_recordings, upsert_recording
 from gateway.db.batching import Batcher
 from gateway.db.database import Database
 from gateway.db.models import Call, CallEvent
 from gateway.db.types import utcnow
-from gateway.ids import new_id
 
 log = logging.getLogger("trunkline.calls")
 
 T = TypeVar("T")
 MAX_BATCH = 128
-COLUMNS = tuple(column.key for column in Call.__table__.columns)
-_LIFECYCLE_COLUMNS = frozenset(
-    {
-        "status",
-        "lifecycle",
-        "ringing_at",
-        "answered_at",
-        "ended_at",
-        "duration_s",
-        "sip_status",
-        "last_sequence",
-    }
-)
-"""Set only from the folded lifecycle, never from a caller's edit."""
-_MIRRORED = ("end_reason", "sip_status")
-"""Columns a fold sets that callers may also set themselves."""
-_JSON_COLUMNS = frozenset({"lifecycle", "ivr_state", "routing", "meta"})
-_encode = msgspec.json.Encoder().encode
 
 
 class StoreMisuse(RuntimeError):
     """The store was called while the current task holds a database transaction."""
-
-
-class NewCall(msgspec.Struct, kw_only=True):
-    project_id: str
-    direction: str
-    """inbound | outbound"""
-    carrier: str
-    """twilio | livekit"""
-    carrier_call_id: str | None
-    from_e164: str = ""
-    to_e164: str = ""
-    trunk_id: str | None = None
-    livekit_room: str | None = None
-    route_id: str | None = None
-    agent_id: str | None = None
-    meta: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CallRef:
-    """How to find a call: by its id, by the carrier's id for it, or as the newest call in a LiveKit room;
-    optionally only within one project."""
-
-    call_id: str | None = None
-    carrier: str | None = None
-    carrier_call_id: str | None = None
-    livekit_room: str | None = None
-    project_id: str | None = None
-
-
-@dataclass(slots=True)
-class _Report:
-    update: StatusUpdate
-    source: str
-    data: dict[str, Any]
-    dedupe_key: str | None
-
-
-@dataclass(slots=True)
-class _Event:
-    kind: str
-    source: str
-    data: dict[str, Any]
-    at: datetime
-    dedupe_key: str | None
-    report: _Report | None = None
-
-
-@dataclass(eq=False)
-class CallEdit:
-    """One call as a caller sees it, and what the caller wants to change; saved by `CallStore`."""
-
-    call: Call
-    is_new: bool
-    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
-    _events: list[_Event] = field(default_factory=list, repr=False)
-    _recordings: list[RecordingReport] = field(default_factory=list, repr=False)
-    outcomes: list[Outcome] = field(default_factory=list)
-    """What each status report did when the edit was last saved (duplicates dropped)."""
-
-    @property
-    def snapshot(self) -> CallSnapshot:
-        return snapshot_of(self.call)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._events or self._recordings or self._changed())
-
-    def event(
-        self,
-        kind: str,
-        data: dict[str, Any] | None = None,
-        *,
-        source: str,
-        at: datetime | None = None,
-        dedupe_key: str | None = None,
-    ) -> dict[str, Any]:
-        """Append an event (saved with the edit, in this order); returns its data, still mutable until then."""
-        body = data if data is not None else {}
-        self._events.append(_Event(kind, source, body, at or utcnow(), dedupe_key))
-        return body
-
-    def is_pending(self, body: dict[str, Any]) -> bool:
-        """Whether `body` is the data of an event not saved yet."""
-        return any(event.data is body for event in self._events)
-
-    def fold(
-        self,
-        update: StatusUpdate,
-        *,
-        source: str,
-        data: dict[str, Any] | None = None,
-        dedupe_key: str | None = None,
-    ) -> Outcome:
-        """Fold a status report into the call (now, as seen here; again against the stored call when saved) and
-        record it as a `status.<state>` event."""
-        mirrored = {name: getattr(self.call, name) for name in _MIRRORED}
-        outcome = _fold_into(self.call, update)
-        if (
-            not self.is_new
-        ):  # what the fold set here is the store's to set again when saving, not a change to write
-            for name, value in mirrored.items():
-                if getattr(self.call, name) != value and _comparable(name, value) == self._loaded.get(name):
-                    self._loaded[name] = _comparable(name, getattr(self.call, name))
-        report = _Report(update, source, data or {}, dedupe_key)
-        event = _Event(f"status.{update.state.value}", source, {}, utcnow(), dedupe_key, report)
-        self._events.append(event)
-        return outcome
-
-    def recording(self, report: RecordingReport) -> None:
-        """Link a recording to the call (created, or moved forward, by its external id)."""
-        self._recordings.append(report)
-
-    def _changed(self) -> dict[str, Any]:
-        if self.is_new:
-            return {}
-        changed = {}
-        for name in COLUMNS:
-            if name in _LIFECYCLE_COLUMNS:
-                continue
-            value = getattr(self.call, name)
-            if _comparable(name, value) != self._loaded.get(name):
-                changed[name] = value
-        return changed
-
-
-def snapshot_of(call: Call) -> CallSnapshot:
-    return msgspec.convert(call.lifecycle or {}, CallSnapshot, strict=False)
-
-
-def _comparable(name: str, value: Any) -> Any:
-    return _encode(value) if name in _JSON_COLUMNS else value
-
-
-def _remember(call: Call) -> dict[str, Any]:
-    return {name: _comparable(name, getattr(call, name)) for name in COLUMNS}
-
-
-def _fold_into(call: Call, update: StatusUpdate) -> Outcome:
-    """Fold a report into the call's lifecycle and the columns that mirror it (no I/O)."""
-    before = snapshot_of(call)
-    outcome = transition(before, update)
-    if outcome.changed:
-        _mirror(call, before, outcome.snapshot)
-    return outcome
-
-
-def _mirror(call: Call, before: CallSnapshot, snap: CallSnapshot) -> None:
-    call.lifecycle = msgspec.to_builtins(snap)
-    call.status = snap.state.value
-    call.ringing_at, call.answered_at, call.ended_at = snap.ringing_at, snap.answered_at, snap.end_time
-    call.duration_s = snap.connected_seconds
-    call.sip_status = snap.sip_code
-    call.last_sequence = snap.last_sequence if snap.last_sequence is not None else -1
-    if call.end_reason is None or call.end_reason == before.end_reason:  # not set by anyone but the lifecycle
-        call.end_reason = snap.end_reason
-
-
-def _new_row(new: NewCall) -> Call:
-    now = utcnow()
-    return Call(
-        id=new_id("call"),
-        status=CallState.INITIATED.value,
-        created_at=now,
-        updated_at=now,
-        lifecycle=msgspec.to_builtins(CallSnapshot(initiated_at=now)),
-        last_sequence=-1,
-        flow_id=None,
-        flow_version=None,
-        ringing_at=None,
-        answered_at=None,
-        ended_at=None,
-        end_reason=None,
-        sip_status=None,
-        carrier_status=None,
-        duration_s=None,
-        ivr_state=None,
-        routing=None,
-        **msgspec.structs.asdict(new),
-    )
-
-
-def _detached_copy(row: Call) -> Call:
-    return Call(**{name: getattr(row, name) for name in COLUMNS})
 
 
 @dataclass(slots=True)
@@ -285,7 +85,7 @@ class CallStore:
             row = await _find(db, ref, lock=False)
         if row is None:
             return None
-        return CallEdit(row, is_new=False, _loaded=_remember(row))
+        return CallEdit(row, is_new=False, _loaded=remembered(row))
 
     async def ids_in_room(self, project_id: str, room: str) -> list[str]:
         """Calls of the project that were in a LiveKit room."""
@@ -312,7 +112,7 @@ class CallStore:
 
     def new(self, new: NewCall) -> CallEdit:
         """A call not saved yet (status initiated); `create` saves it."""
-        return CallEdit(_new_row(new), is_new=True)
+        return CallEdit(new_row(new), is_new=True)
 
     async def create(self, edit: CallEdit) -> bool:
         """Save a new call with its events; False when the carrier's id for it is recorded already."""
@@ -468,7 +268,7 @@ async def _append(
             select(CallEvent.dedupe_key).where(CallEvent.call_id == row.id, CallEvent.dedupe_key.in_(keys))
         )
         seen = {key for key in found.all() if key is not None}
-    kept: list[_Event] = []
+    kept: list[PendingEvent] = []
     outcomes: list[Outcome] = []
     for event in events:
         if event.dedupe_key is not None:
@@ -476,7 +276,7 @@ async def _append(
                 continue
             seen.add(event.dedupe_key)
         if event.report is not None:
-            outcome = _fold_into(row, event.report.update)
+            outcome = fold_into(row, event.report.update)
             outcomes.append(outcome)
             event.data.update({"outcome": outcome.kind, "reason": outcome.reason, **event.report.data})
         kept.append(event)
@@ -485,9 +285,9 @@ async def _append(
     return outcomes
 
 
-def _first_events(edit: CallEdit) -> list[_Event]:
+def _first_events(edit: CallEdit) -> list[PendingEvent]:
     """A new call's events: its status reports were folded when they were made; duplicates of a key dropped."""
-    kept: list[_Event] = []
+    kept: list[PendingEvent] = []
     seen: set[str] = set()
     for event in edit._events:
         if event.dedupe_key is not None:
@@ -500,7 +300,7 @@ def _first_events(edit: CallEdit) -> list[_Event]:
     return kept
 
 
-def _rows(events: Sequence[_Event], call_id: str, first_seq: int) -> list[CallEvent]:
+def _rows(events: Sequence[PendingEvent], call_id: str, first_seq: int) -> list[CallEvent]:
     return [
         CallEvent(
             call_id=call_id,
@@ -517,8 +317,11 @@ def _rows(events: Sequence[_Event], call_id: str, first_seq: int) -> list[CallEv
 
 def _settled(edit: CallEdit, row: Call) -> None:
     """After a commit: the edit shows the call as stored, with nothing pending."""
-    edit.call = _detached_copy(row) if row is not edit.call else row
+    edit.call = detached_copy(row) if row is not edit.call else row
     edit.is_new = False
-    edit._loaded = _remember(edit.call)
+    edit._loaded = remembered(edit.call)
     edit._events = []
     edit._recordings = []
+
+
+__all__ = ["CallEdit", "CallRef", "CallStore", "NewCall", "StoreMisuse", "snapshot_of"]
