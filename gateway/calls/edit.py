@@ -97,6 +97,8 @@ class CallEdit:
     _recordings: list[RecordingReport] = field(default_factory=list, repr=False)
     outcomes: list[Outcome] = field(default_factory=list)
     """What each status report did when the edit was last saved (duplicates dropped)."""
+    saved_events: int = 0
+    """How many events the last save wrote (0: everything it carried was recorded already)."""
 
     @property
     def snapshot(self) -> CallSnapshot:

@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -62,19 +62,32 @@ class _Creation:
     future: asyncio.Future[bool]
 
 
+@dataclass(slots=True)
+class _Change:
+    ref: CallRef
+    work: Callable[[CallEdit], Any]
+    future: asyncio.Future[Any]
+
+
 class CallStore:
     def __init__(self, database: Database, *, max_batch: int = MAX_BATCH) -> None:
         self.database = database
         self._creations: Batcher[_Creation] = Batcher(
             self._create_batch, name="call-store", max_batch=max_batch
         )
+        self._changes: Batcher[_Change] = Batcher(
+            self._change_batch, name="call-store-changes", max_batch=max_batch
+        )
 
     def start(self) -> None:
-        """Group new calls arriving together into one transaction (until `stop`); without it each is alone."""
+        """Group new calls, and changes, arriving together into one transaction each (until `stop`); without it
+        each is alone."""
         self._creations.start()
+        self._changes.start()
 
     async def stop(self) -> None:
         await self._creations.stop()
+        await self._changes.stop()
 
     # --- reading --------------------------------------------------------------------------------------------
 
@@ -139,15 +152,17 @@ class CallStore:
         _settled(edit, row)
 
     async def change(self, ref: CallRef, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit] | None:
-        """Load the call, let `work` decide what changes (synchronously: nothing may wait while deciding), save.
-        None when there is no such call."""
-        edit = await self.load(ref)
-        if edit is None:
-            return None
-        result = work(edit)
-        if edit.pending:
-            await self.save(edit)
-        return result, edit
+        """Lock the call, let `work` decide what changes and save it, in one transaction. `work` is synchronous:
+        nothing can wait on the outside world while the call is locked. None when there is no such call.
+
+        Changes arriving together share a transaction (like new calls), each applied in turn."""
+        self._not_in_a_transaction()
+        if not self._changes.running:
+            return await self._change_alone(ref, work)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._changes.put(_Change(ref, work, future))
+        changed: tuple[T, CallEdit] | None = await future
+        return changed
 
     async def change_or_open(self, new: NewCall, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit]:
         """`change` for the call with the carrier's id in `new`, opened from `new` when there is none yet."""
@@ -163,6 +178,38 @@ class CallStore:
         raise LookupError("the call was opened elsewhere, yet cannot be found")
 
     # --- inside --------------------------------------------------------------------------------------------
+
+    async def _change_alone(self, ref: CallRef, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit] | None:
+        async with self.database.session() as db:
+            changed = await _change_in(db, ref, work)
+            await db.commit()
+        if changed is None:
+            return None
+        result, edit, row = changed
+        _settled(edit, row)
+        return result, edit
+
+    async def _change_batch(self, batch: list[_Change]) -> None:
+        try:
+            async with self.database.session() as db:
+                done = [await _change_in(db, item.ref, item.work) for item in batch]
+                await db.commit()
+        except Exception:  # one item's failure must not take the others down: each on its own
+            for item in batch:
+                try:
+                    result = await self._change_alone(item.ref, item.work)
+                except Exception as error:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                else:
+                    if not item.future.done():
+                        item.future.set_result(result)
+            return
+        for item, changed in zip(batch, done, strict=True):
+            if changed is not None:
+                _settled(changed[1], changed[2])
+            if not item.future.done():
+                item.future.set_result(None if changed is None else changed[:2])
 
     def _not_in_a_transaction(self) -> None:
         if self.database.holds_transaction():
@@ -193,7 +240,9 @@ class CallStore:
             async with self.database.session() as db:
                 for item in batch:
                     db.add(item.edit.call)
-                    db.add_all(_rows(_first_events(item.edit), item.edit.call.id, 1))
+                    first = _first_events(item.edit)
+                    item.edit.saved_events = len(first)
+                    db.add_all(_rows(first, item.edit.call.id, 1))
                 await db.commit()
         except IntegrityError:  # a CallSid recorded already (a retry): try each on its own
             for item in batch:
@@ -220,6 +269,20 @@ class CallStore:
             return
         if not item.future.done():
             item.future.set_result(created)
+
+
+async def _change_in(
+    db: AsyncSession, ref: CallRef, work: Callable[[CallEdit], T]
+) -> tuple[T, CallEdit, Call] | None:
+    """`change`'s work inside a transaction: lock, decide, apply (the caller commits)."""
+    row = await _find(db, ref, lock=True)
+    if row is None:
+        return None
+    edit = CallEdit(detached_copy(row), is_new=False, _loaded=remembered(row))
+    result = work(edit)
+    if edit.pending:
+        edit.outcomes = await _apply(db, row, edit)
+    return result, edit, row
 
 
 async def _find(db: AsyncSession, ref: CallRef, *, lock: bool) -> Call | None:
@@ -257,7 +320,9 @@ async def _append(
     """The edit's events (new ones only), numbered from `first_seq`; status reports folded into `row` on the way
     (a new call's were folded when they were made)."""
     if row is None:
-        db.add_all(_rows(_first_events(edit), edit.call.id, first_seq))
+        first = _first_events(edit)
+        edit.saved_events = len(first)
+        db.add_all(_rows(first, edit.call.id, first_seq))
         await db.flush()
         return []
     events = edit._events
@@ -270,6 +335,7 @@ async def _append(
         seen = {key for key in found.all() if key is not None}
     kept: list[PendingEvent] = []
     outcomes: list[Outcome] = []
+    edit.saved_events = 0
     for event in events:
         if event.dedupe_key is not None:
             if event.dedupe_key in seen:
@@ -280,6 +346,7 @@ async def _append(
             outcomes.append(outcome)
             event.data.update({"outcome": outcome.kind, "reason": outcome.reason, **event.report.data})
         kept.append(event)
+    edit.saved_events = len(kept)
     db.add_all(_rows(kept, edit.call.id, first_seq))
     await db.flush()
     return outcomes
@@ -317,7 +384,7 @@ def _rows(events: Sequence[PendingEvent], call_id: str, first_seq: int) -> list[
 
 def _settled(edit: CallEdit, row: Call) -> None:
     """After a commit: the edit shows the call as stored, with nothing pending."""
-    edit.call = detached_copy(row) if row is not edit.call else row
+    edit.call = row  # no longer in a session: the call as stored
     edit.is_new = False
     edit._loaded = remembered(edit.call)
     edit._events = []

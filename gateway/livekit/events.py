@@ -52,6 +52,8 @@ class Applied:
     effect: Effect
     watch: Watch | None = None
     stop_watch: tuple[str, str] | None = None
+    duplicate: bool = False
+    """The event changed nothing: the call had it already (a replay)."""
 
 
 def effect_of(event: LiveKitEvent) -> Effect:
@@ -146,7 +148,7 @@ class EventApplier:
             _, edit = await self.store.change_or_open(new, work)
         effect = effects[-1]
         watch = Watch(effect.watch[0], effect.watch[1], edit.call.id) if effect.watch else None
-        return Applied("call", watch=watch, stop_watch=effect.stop_watch)
+        return Applied("call", watch=watch, stop_watch=effect.stop_watch, duplicate=edit.saved_events == 0)
 
     async def _session(self, project_id: str, event: LiveKitEvent, participant: Participant) -> None:
         session_id = participant.attributes[sessions.SESSION_ATTR]

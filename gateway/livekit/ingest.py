@@ -166,16 +166,21 @@ class Ingest:
         if events.effect_of(event) == "ignored":
             return Ack(event.id, event.event, "ignored")
         key = event.id or hashlib.sha256(body).hexdigest()
-        if await receipts.seen(self.database, RECEIPT_SOURCE, key):
-            return Ack(event.id, event.event, "duplicate")
         project_id = _project_of(event, projects)
+        # A call's events carry the webhook's id, so the call store itself tells a replay; others need a receipt.
+        receipted = events.effect_of(event) != "call"
+        if receipted and await receipts.seen(self.database, RECEIPT_SOURCE, key):
+            return Ack(event.id, event.event, "duplicate")
         applied = await self.applier.apply(
             project_id,
             event,
             await self.directory.trunks(project_id),
             await self.directory.agents(project_id),
         )
-        await receipts.remember(self.database, RECEIPT_SOURCE, key)
+        if receipted:
+            await receipts.remember(self.database, RECEIPT_SOURCE, key)
+        elif applied.duplicate:
+            return Ack(event.id, event.event, "duplicate")
         try:
             await self.after(project_id, applied)
         except Exception:  # follow-up work (answer watches) must not fail the acknowledgement

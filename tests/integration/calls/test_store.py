@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.recordings import RecordingReport
-from gateway.calls.store import CallRef, CallStore, NewCall, StoreMisuse
+from gateway.calls.store import CallEdit, CallRef, CallStore, NewCall, StoreMisuse
 from gateway.db.database import Database
 from gateway.db.models import CallEvent, Project, Recording
 from gateway.ids import new_id
@@ -139,6 +139,7 @@ async def test_concurrent_changes_to_one_call_keep_every_event_in_order(
         assert result is not None
 
     await asyncio.gather(*(note(n) for n in range(15)))
+    await store.stop()
     assert [seq for seq, _ in await kinds(database, created.call.id)] == list(range(1, 16))
 
 
@@ -203,3 +204,26 @@ async def test_a_task_spawned_by_a_request_is_not_held_by_the_requests_transacti
         await asyncio.sleep(0.01)  # it starts while the request's transaction is still open
         await db.commit()
         assert await task
+
+
+async def test_one_failing_change_in_a_group_leaves_the_others_applied(
+    database: Database, project_id: str
+) -> None:
+    store = CallStore(database)
+    created = store.new(inbound(project_id, "CA8"))
+    assert await store.create(created)
+    store.start()
+
+    def broken(edit: CallEdit) -> None:
+        raise ValueError("a bug in one caller's decision")
+
+    ref = CallRef(call_id=created.call.id)
+    results = await asyncio.gather(
+        store.change(ref, lambda edit: edit.event("first", source="test")),
+        store.change(ref, broken),
+        store.change(ref, lambda edit: edit.event("second", source="test")),
+        return_exceptions=True,
+    )
+    await store.stop()
+    assert isinstance(results[1], ValueError)
+    assert sorted(kind for _, kind in await kinds(database, created.call.id)) == ["first", "second"]
