@@ -18,6 +18,7 @@ from gateway import __version__
 from gateway.admin import CONTROLLERS
 from gateway.auth.principal import role_guard
 from gateway.bootstrap import first_run_key, start_up
+from gateway.calls.guard import CallRateLimit
 from gateway.calls.store import CallStore
 from gateway.carriers.twilio import wiring as twilio_wiring
 from gateway.db.database import Database
@@ -58,7 +59,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             await start_up(session, settings)
             app.state.first_run_key = await first_run_key(session)
         store = CallStore(database)
-        app.state.services = Services(settings, database, store, clock=app.state.get("clock"))
+        app.state.services = Services(
+            settings,
+            database,
+            store,
+            call_rate=CallRateLimit(app.state.request_limiter.counter.hit),
+            clock=app.state.get("clock"),
+        )
         store.start()
         try:
             async with (

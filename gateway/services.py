@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from gateway.calls.control import CallControl
-from gateway.calls.guard import RateLimiter
+from gateway.calls.guard import CallRateLimit
 from gateway.calls.outbound import CallPlacer
 from gateway.calls.store import CallStore
 from gateway.db.database import Database
@@ -33,7 +33,8 @@ class Services:
     settings: Settings
     database: Database
     calls: CallStore
-    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    call_rate: CallRateLimit
+    """Calls per second per project, shared by replicas on PostgreSQL."""
     placers: dict[str, CallPlacer] = field(default_factory=dict)
     """Outbound calls by carrier name (registered by each carrier's runtime)."""
     call_controls: dict[str, CallControl] = field(default_factory=dict)

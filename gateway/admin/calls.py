@@ -201,7 +201,7 @@ async def place_outbound(
     policy = project.settings.get("outbound", {})
     DestinationPolicy.of(policy, project.default_region).check(to)
     await placer.check(db, project, data)
-    running.rate_limiter.take(project.id, float(policy.get("calls_per_second", 1.0)))
+    await running.call_rate.take(project.id, float(policy.get("calls_per_second", 1.0)))
     await (
         db.commit()
     )  # only read so far (commit keeps what was read); the call store runs its own transactions

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -125,23 +124,29 @@ def _host_matches(host: str, allowed: str) -> bool:
     return host == allowed
 
 
-@dataclass
-class RateLimiter:
-    """A token bucket per project: `rate` calls per second with a burst of max(1, rate)."""
+Hit = Callable[[str, int], Awaitable[int]]
+"""Count one for a key in a counting window (the window's start, unix seconds); the count so far. In memory on
+SQLite, in the database on PostgreSQL so that every replica counts the same calls (`gateway.web.rate_limit`)."""
 
-    clock: Callable[[], float] = time.monotonic
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
-    def take(self, project_id: str, rate: float) -> None:
-        now = self.clock()
-        burst = max(1.0, rate)
-        tokens, last = self._buckets.get(project_id, (burst, now))
-        tokens = min(burst, tokens + (now - last) * rate)
-        if tokens < 1.0:
-            wait = (1.0 - tokens) / rate
-            self._buckets[project_id] = (tokens, now)
+class CallRateLimit:
+    """Calls a project may place per second, over every replica: fixed windows of one second (of 1/rate seconds
+    when the rate is below one), each allowing max(1, rate) calls."""
+
+    def __init__(self, hit: Hit, *, clock: Callable[[], float] = time.time) -> None:
+        self._hit = hit
+        self._clock = clock
+
+    async def take(self, project_id: str, rate: float) -> None:
+        now = self._clock()
+        span = max(1.0, 1.0 / rate)
+        allowed = max(1, int(rate * span + 1e-9))
+        index = int(now // span)
+        minute = int(now // 60) * 60  # the counter forgets keys by the minute
+        hits = await self._hit(f"calls:{project_id}:{span:g}:{index}", minute)
+        if hits > allowed:
+            wait = (index + 1) * span - now
             raise RateLimited(
                 f"This project may place {rate:g} calls per second; retry in {wait:.2f} s.",
                 extra={"retry_after": round(wait, 3)},
             )
-        self._buckets[project_id] = (tokens - 1.0, now)

@@ -3,6 +3,7 @@ key; 429 problems with Retry-After; counts shared by replicas on one PostgreSQL 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,11 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.calls.guard import CallRateLimit
+from gateway.db.engine import create_engine
+from gateway.errors import RateLimited
 from gateway.settings import load_settings
+from gateway.web.rate_limit import DatabaseCounter
 from tests.support.live_server import LiveServer, serve_in_thread
 from tests.support.postgres import Cluster
 
@@ -131,3 +136,30 @@ def test_replicas_on_one_postgresql_database_share_the_count(shared_database: st
         answers = [httpx.get(first.url + "/v1/calls", headers=guess).status_code for _ in range(2)]
         assert answers[-1] == 429
         assert answers[0] in (401, 429)
+
+
+def test_the_calls_per_second_limit_holds_across_replicas(shared_database: str) -> None:
+    """Two replicas on one PostgreSQL database place calls for one project: the limit is the project's, not each
+    process's (a per-process bucket let two replicas place twice the calls)."""
+
+    async def scenario() -> list[str]:
+        engines = [create_engine(shared_database) for _ in range(2)]
+        clock = [1_800_000_000.25]
+        replicas = [CallRateLimit(DatabaseCounter(engine).hit, clock=lambda: clock[0]) for engine in engines]
+        outcomes = []
+        try:
+            for replica in (*replicas, *replicas):
+                try:
+                    await replica.take("prj_shared", 2.0)
+                    outcomes.append("placed")
+                except RateLimited:
+                    outcomes.append("refused")
+            clock[0] += 1.0
+            await replicas[1].take("prj_shared", 2.0)
+            outcomes.append("placed")
+        finally:
+            for engine in engines:
+                await engine.dispose()
+        return outcomes
+
+    assert asyncio.run(scenario()) == ["placed", "placed", "refused", "refused", "placed"]

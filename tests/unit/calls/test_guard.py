@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from gateway.calls.guard import DestinationPolicy, DestinationRefused, RateLimiter, check_destination
+from gateway.calls.guard import CallRateLimit, DestinationPolicy, DestinationRefused, check_destination
 from gateway.calls.outbound import deep_merge
 from gateway.errors import Forbidden, RateLimited
+from gateway.web.rate_limit import MemoryCounter
 
 
 def test_default_region_only_when_no_countries_are_listed() -> None:
@@ -40,17 +43,27 @@ def test_high_cost_can_be_allowed() -> None:
     )
 
 
-def test_rate_limit_is_a_token_bucket_per_project() -> None:
-    now = [0.0]
-    limiter = RateLimiter(clock=lambda: now[0])
-    limiter.take("a", 2.0)
-    limiter.take("a", 2.0)
-    with pytest.raises(RateLimited) as refused:
-        limiter.take("a", 2.0)
-    assert refused.value.extra["retry_after"] == pytest.approx(0.5)
-    limiter.take("b", 2.0)
-    now[0] = 0.5
-    limiter.take("a", 2.0)
+def test_calls_per_second_per_project() -> None:
+    now = [1000.5]
+    limiter = CallRateLimit(MemoryCounter().hit, clock=lambda: now[0])
+
+    async def scenario() -> None:
+        await limiter.take("a", 2.0)
+        await limiter.take("a", 2.0)
+        with pytest.raises(RateLimited) as refused:
+            await limiter.take("a", 2.0)
+        assert refused.value.extra["retry_after"] == pytest.approx(0.5)
+        await limiter.take("b", 2.0)
+        now[0] = 1001.0
+        await limiter.take("a", 2.0)
+        await limiter.take("slow", 0.5)  # one call per two-second window
+        now[0] = 1001.9
+        with pytest.raises(RateLimited):
+            await limiter.take("slow", 0.5)
+        now[0] = 1002.0
+        await limiter.take("slow", 0.5)
+
+    asyncio.run(scenario())
 
 
 def test_deep_merge_overrides_nested_values() -> None:
