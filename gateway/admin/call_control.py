@@ -18,7 +18,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import commit_audited, scoped
-from gateway.auth.principal import Principal
+from gateway.auth.principal import Principal, is_tenant
 from gateway.calls.control import CallControl, DtmfIn, TransferIn
 from gateway.calls.guard import DestinationPolicy
 from gateway.calls.lifecycle import TERMINAL_STATES, CallState, StatusUpdate
@@ -65,7 +65,9 @@ async def _controllable(
 def _destination(project: Project, to: str) -> tuple[str, str]:
     """(what to send the carrier, what to record), through the project's toll-fraud guard: E.164 for numbers,
     SIP URIs as given (their host must be allowed, a number in their user part too)."""
-    policy = DestinationPolicy.of(project.settings.get("outbound", {}), project.default_region)
+    policy = DestinationPolicy.for_project(
+        project.settings, project.default_region, capped=is_tenant(project)
+    )
     if to.startswith(("sip:", "sips:")):
         return policy.check(to), to.split("@", 1)[-1]
     number = policy.check(to_e164(to.removeprefix("tel:"), project.default_region, "to").e164)

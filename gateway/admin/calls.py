@@ -13,8 +13,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, page, scoped
-from gateway.auth.principal import Principal
-from gateway.calls.guard import DestinationPolicy
+from gateway.auth.principal import Principal, is_tenant
+from gateway.calls.guard import DestinationPolicy, effective_outbound
 from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
 from gateway.calls.phone import to_e164
@@ -198,8 +198,8 @@ async def place_outbound(
     to = to_e164(data.to, project.default_region, "to").e164
     from_number = await _caller_id(db, project, data.from_)
     agent = await _agent(db, project, data.agent)
-    policy = project.settings.get("outbound", {})
-    DestinationPolicy.of(policy, project.default_region).check(to)
+    policy = effective_outbound(project.settings, project.default_region, capped=is_tenant(project))
+    DestinationPolicy.of(policy, project.default_region).check(to)  # the policy in force (limits applied)
     await placer.check(db, project, data)
     await running.call_rate.take(project.id, float(policy.get("calls_per_second", 1.0)))
     await (

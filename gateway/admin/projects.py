@@ -16,7 +16,8 @@ from sqlalchemy import select
 from gateway import audit
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, to_builtins
 from gateway.auth.keys import Role, new_key
-from gateway.auth.principal import DEFAULT_PROJECT_SLUG
+from gateway.auth.principal import DEFAULT_PROJECT_SLUG, is_tenant
+from gateway.calls.guard import OutboundLimits, limit_violations, limits_of
 from gateway.carriers.twilio.params import ACCOUNT_SID_PATTERN
 from gateway.credential_sources import FIELDS as CREDENTIAL_FIELDS
 from gateway.credential_sources import Source, mark_api, source_of
@@ -60,6 +61,8 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
         Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=PRINTABLE)] | None
     ) = None
     outbound: OutboundPolicy = msgspec.field(default_factory=OutboundPolicy)
+    limits: OutboundLimits | None = None
+    """How far this project's own `outbound` policy may reach (set by platform admins; tenants get the defaults)."""
     routing_default: dict[str, Any] | None = None
     """Where calls go when no route matches (a routing target, e.g. {"type": "flow", "flow": "main"})."""
 
@@ -90,6 +93,8 @@ class ProjectOut(msgspec.Struct):
     livekit_api_key: str | None
     livekit_api_secret_set: bool
     outbound: OutboundPolicy
+    limits: OutboundLimits | None
+    """The platform's limits on `outbound` (null for the default project, which has none)."""
     routing_default: dict[str, Any] | None
     created_at: datetime
     twilio: TwilioView
@@ -114,6 +119,7 @@ def render(p: Project) -> ProjectOut:
         livekit_api_key=p.livekit_api_key,
         livekit_api_secret_set=bool(p.livekit_api_secret),
         outbound=msgspec.convert(p.settings.get("outbound", {}), OutboundPolicy),
+        limits=limits_of(p.settings, capped=is_tenant(p)),
         routing_default=p.settings.get("routing_default"),
         created_at=p.created_at,
         twilio=TwilioView(p.twilio_account_sid, bool(p.twilio_auth_token), source_of(p, "twilio")),
@@ -133,6 +139,7 @@ def stored_input(p: Project) -> dict[str, Any]:
         "livekit_url": p.livekit_url,
         "livekit_api_key": p.livekit_api_key,
         "outbound": p.settings.get("outbound", {}),
+        "limits": p.settings.get("limits"),
         "routing_default": p.settings.get("routing_default"),
     }
     return {k: v for k, v in body.items() if v is not None}
@@ -164,6 +171,24 @@ def apply(p: Project, data: ProjectIn) -> None:
         "outbound": to_builtins(data.outbound),
         "routing_default": data.routing_default,
     }
+    if data.limits is not None:
+        p.settings = {**p.settings, "limits": to_builtins(data.limits)}
+
+
+def check_limits(principal: Caller, project: Project, before: dict[str, Any], change: ProjectIn) -> None:
+    """Only platform admins set a project's limits; a tenant's own policy stays within them."""
+    if not is_tenant(project):
+        return
+    if not principal.is_platform_admin and to_builtins(change.limits) != before.get("limits"):
+        raise Forbidden("Only admins of the default project set a project's limits.", field="limits")
+    limits = change.limits or limits_of({}, capped=True)
+    assert limits is not None
+    problems = limit_violations(to_builtins(change.outbound), limits)
+    if problems and not principal.is_platform_admin:
+        raise Forbidden(
+            "; ".join(problems) + ". Ask an admin of the default project to raise this project's limits.",
+            field="outbound",
+        )
 
 
 def _check_routing_default(target: dict[str, Any]) -> None:
@@ -282,6 +307,7 @@ class ProjectController(Controller):
         change = merge_patch(before, data, ProjectIn)
         if project.slug == DEFAULT_PROJECT_SLUG and change.slug != DEFAULT_PROJECT_SLUG:
             raise InvalidInput("The default project's slug cannot change.", field="slug")
+        check_limits(principal, project, before, change)
         apply(project, change)
         after = audit_view(change)
         for secret in SECRET_FIELDS:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
 from gateway.admin.route_warnings import deployment_warnings
-from gateway.auth.principal import Principal
+from gateway.auth.principal import Principal, is_tenant
 from gateway.calls.guard import DestinationPolicy
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
@@ -96,7 +96,9 @@ def known_flows(state: State) -> set[str]:
 
 def refuse_forbidden_forwards(project: Project, spec: dict[str, Any]) -> None:
     """A route whose target or fallback forwards where the project's calls may not go is refused (toll fraud)."""
-    policy = DestinationPolicy.of(project.settings.get("outbound", {}), project.default_region)
+    policy = DestinationPolicy.for_project(
+        project.settings, project.default_region, capped=is_tenant(project)
+    )
     for part in ("target", "fallback"):
         target = spec.get(part) or {}
         if target.get("type") != "forward":

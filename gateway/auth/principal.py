@@ -20,6 +20,11 @@ from gateway.logs import request_id_var
 DEFAULT_PROJECT_SLUG = "default"
 
 
+def is_tenant(project: Project) -> bool:
+    """Any project but the platform's own (`default`): its outbound policy is capped by the platform's limits."""
+    return project.slug != DEFAULT_PROJECT_SLUG
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     key_id: str

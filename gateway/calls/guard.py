@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import phonenumbers
@@ -51,6 +51,68 @@ def check_destination(
     return region
 
 
+class OutboundLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a platform admin lets a tenant project allow itself (`settings["limits"]`); the default project, the
+    platform's own, has none. A tenant's own `outbound` policy never reaches past them."""
+
+    allow_high_cost: bool = False
+    max_calls_per_second: Annotated[float, msgspec.Meta(gt=0, le=100)] = 5.0
+    allowed_destination_countries: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]] | None = None
+    """Regions the tenant may allow at most; None: any."""
+
+
+def limits_of(settings: Mapping[str, Any], *, capped: bool) -> OutboundLimits | None:
+    """A project's caps: those stored, else the defaults for a tenant (`capped`); None for the platform's own."""
+    stored = settings.get("limits")
+    if stored is not None:
+        return msgspec.convert(stored, OutboundLimits)
+    return OutboundLimits() if capped else None
+
+
+def limit_violations(outbound: Mapping[str, Any], limits: OutboundLimits) -> list[str]:
+    """What in a tenant's `outbound` policy reaches past its platform limits (empty: nothing)."""
+    problems = []
+    if outbound.get("allow_high_cost") and not limits.allow_high_cost:
+        problems.append("outbound.allow_high_cost: high-cost destinations are not allowed for this project")
+    rate = float(outbound.get("calls_per_second", 1.0))
+    if rate > limits.max_calls_per_second:
+        problems.append(
+            f"outbound.calls_per_second: at most {limits.max_calls_per_second:g} for this project"
+        )
+    if limits.allowed_destination_countries is not None:
+        extra = sorted(
+            set(outbound.get("allowed_destination_countries", [])) - set(limits.allowed_destination_countries)
+        )
+        if extra:
+            problems.append(
+                f"outbound.allowed_destination_countries: {', '.join(extra)} not allowed for this project"
+            )
+    return problems
+
+
+NOWHERE = "ZZ"
+"""A region no number is in: a list of allowed regions holding only it allows none."""
+
+
+def effective_outbound(settings: Mapping[str, Any], default_region: str, *, capped: bool) -> dict[str, Any]:
+    """The `outbound` policy in force: the project's own, within its platform limits (limits lowered after the
+    project set its policy still apply)."""
+    outbound = dict(settings.get("outbound", {}))
+    limits = limits_of(settings, capped=capped)
+    if limits is None:
+        return outbound
+    if not limits.allow_high_cost:
+        outbound["allow_high_cost"] = False
+    outbound["calls_per_second"] = min(
+        float(outbound.get("calls_per_second", 1.0)), limits.max_calls_per_second
+    )
+    if limits.allowed_destination_countries is not None:
+        allowed = set(limits.allowed_destination_countries)
+        own = outbound.get("allowed_destination_countries") or [default_region]
+        outbound["allowed_destination_countries"] = [c for c in own if c in allowed] or [NOWHERE]
+    return outbound
+
+
 class DestinationRefused(Forbidden):
     title = "Destination refused"
 
@@ -66,6 +128,13 @@ class DestinationPolicy(msgspec.Struct, frozen=True, kw_only=True):
     allowed_sip_hosts: tuple[str, ...] = ()
     """Hosts SIP URIs may point at: exact names or addresses, or `*.example.com` for its subdomains. Empty: no
     SIP URI leaves the platform."""
+
+    @classmethod
+    def for_project(
+        cls, settings: Mapping[str, Any], default_region: str, *, capped: bool
+    ) -> DestinationPolicy:
+        """The policy in force for a project (its own within its platform limits)."""
+        return cls.of(effective_outbound(settings, default_region, capped=capped), default_region)
 
     @classmethod
     def of(cls, outbound: Mapping[str, Any], default_region: str) -> DestinationPolicy:

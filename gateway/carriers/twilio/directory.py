@@ -31,6 +31,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from gateway.auth.principal import is_tenant
 from gateway.calls.guard import DestinationPolicy
 from gateway.db.database import Database
 from gateway.db.models import Agent, PhoneNumber, Project, Route, Trunk
@@ -168,7 +169,7 @@ async def load_account(db: AsyncSession, account_sid: str) -> TwilioAccount | No
         await db.rollback()
         return None
     project_id, auth_token, region = project.id, project.twilio_auth_token, project.default_region
-    destinations = DestinationPolicy.of(project.settings.get("outbound", {}), region)
+    destinations = DestinationPolicy.for_project(project.settings, region, capped=is_tenant(project))
     livekit = None
     if project.livekit_url and project.livekit_api_key and project.livekit_api_secret:
         livekit = LiveKitCredentials(project.livekit_url, project.livekit_api_key, project.livekit_api_secret)

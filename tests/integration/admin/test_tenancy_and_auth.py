@@ -181,3 +181,40 @@ def test_flow_files_need_a_platform_admin(api: Api) -> None:
     assert api.put("/v1/flows/bye", content=flow).status_code == 200
     assert other.delete("/v1/flows/bye").status_code == 403
     assert other.get("/v1/flows/bye").status_code == 200
+
+
+def test_a_tenant_admin_stays_within_the_limits_its_platform_admin_sets(api: Api) -> None:
+    project, tenant = _second_project(api)
+    url = f"/v1/projects/{project['id']}"
+    assert tenant.get(url).json()["limits"] == {
+        "allow_high_cost": False,
+        "max_calls_per_second": 5.0,
+        "allowed_destination_countries": None,
+    }
+    for outbound, why in (
+        ({"allow_high_cost": True}, "allow_high_cost"),
+        ({"calls_per_second": 100}, "calls_per_second: at most 5"),
+    ):
+        refused = tenant.patch(url, json={"outbound": outbound})
+        assert refused.status_code == 403, refused.text
+        assert why in refused.json()["detail"]
+    assert tenant.patch(url, json={"limits": {"max_calls_per_second": 100}}).status_code == 403
+    assert tenant.patch(url, json={"outbound": {"calls_per_second": 5}}).status_code == 200
+    # the platform admin raises the cap; lowering it later caps what the tenant set
+    raised = {"limits": {"max_calls_per_second": 50, "allowed_destination_countries": ["GB", "IE"]}}
+    assert api.patch(url, json=raised).status_code == 200
+    assert tenant.patch(url, json={"outbound": {"calls_per_second": 40}}).status_code == 200
+    refused = tenant.patch(url, json={"outbound": {"allowed_destination_countries": ["GB", "CU"]}})
+    assert refused.status_code == 403
+    assert "CU" in refused.json()["detail"]
+    assert api.patch(url, json={"limits": {"max_calls_per_second": 2}}).status_code == 200
+    assert tenant.get(url).json()["outbound"]["calls_per_second"] == 40  # as set, but capped in force:
+    route = {
+        "name": "premium",
+        "match": {"numbers": ["+442079460000"]},
+        "target": {"type": "forward", "number": "+442079460018"},
+    }
+    assert tenant.post("/v1/routes", json=route).status_code == 201
+    api.patch(url, json={"limits": {"allowed_destination_countries": ["IE"]}})
+    refused = tenant.post("/v1/routes", json={**route, "name": "again"})
+    assert refused.status_code == 403, "limits lowered after the tenant set its policy still apply"
