@@ -17,10 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import Role
+from gateway.auth.principal import is_tenant
+from gateway.calls.guard import DestinationPolicy, DestinationRefused
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.ivr import FlowGraph, FlowInUse, FlowRegistry, LoadedFlow
+from gateway.ivr.loader import load_flow_text
 from gateway.ivr.steps import TransferStep
 from gateway.routing_table import agent_names
 from gateway.services import services
@@ -71,6 +74,24 @@ def summary(flows: FlowRegistry, loaded: LoadedFlow, agents: set[str] | None = N
         problems=[str(p) for p in flows.problems_for(loaded.id)] + [text for _, text in missing],
         missing_agents=sorted({name for name, _ in missing}),
     )
+
+
+def refuse_forbidden_transfers(loaded: LoadedFlow, policy: DestinationPolicy) -> None:
+    """A flow whose transfer steps dial where calls may not go is refused before it is saved (toll fraud);
+    templated destinations are checked when the call dials them."""
+    for step_id, step in loaded.flow.steps.items():
+        if not isinstance(step, TransferStep):
+            continue
+        destination = step.number or step.sip
+        if destination is None or "{{" in destination:
+            continue
+        try:
+            policy.check(destination, field=f"steps.{step_id}")
+        except DestinationRefused as refused:
+            line = loaded.step_lines.get(step_id, 1)
+            raise DestinationRefused(
+                f"{loaded.path.name}:{line}:3: step '{step_id}': {refused.detail}", field=f"steps.{step_id}"
+            ) from None
 
 
 def _missing_agents(loaded: LoadedFlow, agents: set[str]) -> list[tuple[str, str]]:
@@ -157,7 +178,7 @@ class FlowController(Controller):
         summary="Write a flow file (YAML body): validated with every other flow first, then saved atomically",
     )
     async def put_flow(
-        self, state: State, principal: Caller, flow_id: FromPath[str], body: RawBody
+        self, state: State, db: Db, principal: Caller, flow_id: FromPath[str], body: RawBody
     ) -> FlowSummary:
         _need_platform_admin(principal)
         try:
@@ -165,6 +186,20 @@ class FlowController(Controller):
         except UnicodeDecodeError:
             raise InvalidInput("The flow must be UTF-8 text (YAML).", field="body") from None
         flows = registry(state)
+        project = await db.get(Project, principal.project_id)
+        assert project is not None
+        await db.commit()
+        policy = DestinationPolicy.for_project(
+            project.settings, project.default_region, capped=is_tenant(project)
+        )
+        candidate = load_flow_text(
+            text,
+            flow_id,
+            path=flows.flows_dir / f"{flow_id}.yaml",
+            base_dir=flows.flows_dir,
+            others={flow.id: flow for flow in flows.all()},
+        )
+        refuse_forbidden_transfers(candidate, policy)
         return summary(flows, flows.write(flow_id, text))
 
     @delete(

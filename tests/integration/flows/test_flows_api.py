@@ -77,3 +77,20 @@ def test_flows_report_agents_the_project_does_not_have(api: Api) -> None:
     assert api.get("/v1/flows/to_sales").json()["missing_agents"] == ["sales"]
     api.create("/v1/agents", {"name": "sales"})
     assert api.get("/v1/flows").json()["items"][0]["missing_agents"] == []
+
+
+PREMIUM_TRANSFER = """
+start: out
+steps:
+  out:
+    type: transfer
+    number: "+19005550100"
+"""
+
+
+def test_a_flow_that_would_dial_a_refused_destination_is_refused_and_not_written(api: Api) -> None:
+    refused = api.put("/v1/flows/premium", content=PREMIUM_TRANSFER.encode())
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"].startswith("premium.yaml:4:3: step 'out':")
+    assert "premium-rate" in refused.json()["detail"]
+    assert api.get("/v1/flows/premium").status_code == 404
