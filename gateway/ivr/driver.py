@@ -8,9 +8,11 @@ back, collecting the actions of every turn into one. `fetch_with_httpx` is the r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 import msgspec
@@ -109,3 +111,27 @@ def fetch_with_httpx_sync(client: httpx.Client, request: HttpRequest) -> HttpRes
     except httpx.HTTPError as error:
         return HttpResult(error=type(error).__name__)
     return _decode(response)
+
+
+_DIGIT_RUN = re.compile(r"\d{4,}")
+
+
+def describe_lookup(request: HttpRequest, result: HttpResult, seconds: float) -> dict[str, object]:
+    """An HTTP lookup as a call event: where it went (no credentials, query values and digit runs in the path
+    hidden: they may carry the caller's input or tokens), how it ended and how long it took."""
+    parts = urlsplit(request.url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    query = "&".join(f"{name}=*" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    path = _DIGIT_RUN.sub(lambda run: "*" * len(run.group()), parts.path)
+    url = urlunsplit((parts.scheme, host, path, query, ""))
+    outcome = "ok" if result.ok else ("error" if result.error is not None else "http_error")
+    return {
+        "method": request.method,
+        "url": url,
+        "status": result.status,
+        "outcome": outcome,
+        "error": result.error,
+        "latency_ms": round(seconds * 1000, 1),
+    }

@@ -7,6 +7,7 @@ flow's HTTP lookups, TwiML for Twilio. Everything learnt on the way is recorded 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -43,7 +44,7 @@ from gateway.ivr import (
     render_twiml,
     start,
 )
-from gateway.ivr.driver import pending_request
+from gateway.ivr.driver import describe_lookup, pending_request
 from gateway.livekit.bridging import bridge_credentials
 from routing.model import (
     AgentTarget,
@@ -250,7 +251,12 @@ class Responder:
         return await self.run_ivr(advance(state, event, self.rt.flows, now=self.rt.now()))
 
     async def _fetch(self, request: HttpRequest) -> HttpResult:
-        return await fetch_with_httpx(self.rt.http, request)
+        started = time.monotonic()
+        result = await fetch_with_httpx(self.rt.http, request)
+        self.ex.event(
+            "ivr.lookup", describe_lookup(request, result, time.monotonic() - started), source="gateway"
+        )
+        return result
 
     async def run_ivr(self, turn: Turn) -> str:
         """Resolve the turn's lookups and agent connections, then render it; the state goes into the call."""

@@ -93,6 +93,10 @@ def test_a_caller_keys_an_account_number_and_reaches_the_premium_desk(
         inputs = [e["data"] for e in events_of(record, "twilio.input")]
         assert [i.get("digits") for i in inputs[:2]] == ["2", "********"], "a menu choice; a sensitive gather"
         assert ACCOUNT_NUMBER not in json.dumps(record["events"])
+        (lookup,) = [e["data"] for e in events_of(record, "ivr.lookup")]
+        assert (lookup["method"], lookup["status"], lookup["outcome"]) == ("GET", 200, "ok")
+        assert lookup["url"].startswith("http://127.0.0.1:")
+        assert lookup["latency_ms"] >= 0
         seqs = [event["seq"] for event in record["events"]]
         assert seqs == list(range(1, len(seqs) + 1))
 

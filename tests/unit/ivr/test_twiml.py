@@ -176,3 +176,23 @@ def test_memoised_rendering_matches_a_fresh_one(action_url: str, text: str) -> N
         assert _tree(render_twiml(actions, action_url=action_url)) == _tree(
             render_twiml_uncached(actions, action_url=action_url)
         )
+
+
+def test_a_lookup_is_recorded_without_credentials_or_query_values() -> None:
+    from gateway.ivr import HttpRequest, HttpResult
+    from gateway.ivr.driver import describe_lookup
+
+    request = HttpRequest(
+        method="GET", url="https://user:pw@crm.example.com:8443/accounts/12345678/v2?id=12345678&k=secret"
+    )
+    described = describe_lookup(request, HttpResult(status=404), 0.0123)
+    assert described == {
+        "method": "GET",
+        "url": "https://crm.example.com:8443/accounts/********/v2?id=*&k=*",
+        "status": 404,
+        "outcome": "http_error",
+        "error": None,
+        "latency_ms": 12.3,
+    }
+    failed = describe_lookup(request, HttpResult(error="timed out"), 3.0)
+    assert (failed["outcome"], failed["error"]) == ("error", "timed out")
