@@ -21,7 +21,7 @@ from typing import Any, Literal
 import msgspec
 from litestar import Request, post
 from litestar.datastructures import State
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from gateway.db import receipts
 from gateway.db.database import Database
@@ -86,32 +86,27 @@ class Directory:
 
     async def agents(self, project_id: str) -> dict[str, str]:
         """Agent name -> agent id (live agents only)."""
-        now = time.monotonic()
-        cached = self._agents.get(project_id)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        async with self._database.session() as db:
-            rows = await db.execute(
-                select(Agent.name, Agent.id).where(Agent.project_id == project_id, Agent.deleted_at.is_(None))
-            )
-            mapping = {str(name): agent_id for name, agent_id in rows}
-        self._agents[project_id] = (now, mapping)
-        return mapping
+        query = select(Agent.name, Agent.id).where(Agent.project_id == project_id, Agent.deleted_at.is_(None))
+        return await self._mapping(self._agents, project_id, query)
 
     async def trunks(self, project_id: str) -> dict[str, str]:
         """LiveKit trunk id -> gateway trunk id."""
+        query = select(Trunk.livekit_trunk_id, Trunk.id).where(
+            Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
+        )
+        return await self._mapping(self._trunks, project_id, query)
+
+    async def _mapping(
+        self, cache: dict[str, tuple[float, dict[str, str]]], project_id: str, query: Select[Any, Any]
+    ) -> dict[str, str]:
+        """A project's two-column lookup, read at most every CACHE_SECONDS."""
         now = time.monotonic()
-        cached = self._trunks.get(project_id)
+        cached = cache.get(project_id)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         async with self._database.session() as db:
-            rows = await db.execute(
-                select(Trunk.livekit_trunk_id, Trunk.id).where(
-                    Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
-                )
-            )
-            mapping = {str(livekit_id): trunk_id for livekit_id, trunk_id in rows}
-        self._trunks[project_id] = (now, mapping)
+            mapping = {str(key): str(value) for key, value in await db.execute(query)}
+        cache[project_id] = (now, mapping)
         return mapping
 
 
