@@ -1,5 +1,7 @@
 """Foundation figures: start-up to ready and idle RSS of `trunkline serve`; admin API throughput (create-number,
-list-numbers) against a bare Litestar endpoint served the same way in the same run. Last line: one JSON object."""
+list-numbers) against a bare Litestar endpoint served the same way in the same run, runs alternating, with the
+server CPU time per request of each (`*_cpu_ratio_to_bare`: steadier than requests/s on a shared machine). Goals
+(issue 12): list >= 0.2x of the bare GET, create >= 0.1x of the bare POST. Last line: one JSON object."""
 
 from __future__ import annotations
 
@@ -8,13 +10,25 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import PYTHON, SERVER_CORE, bare_server, pinned, process, rss_mb, wait_ready, wrk
+from benchmarks._support import (
+    PYTHON,
+    SERVER_CORE,
+    bare_server,
+    cpu_seconds,
+    pinned,
+    process,
+    rss_mb,
+    wait_ready,
+    with_cpu,
+    wrk,
+)
 from tests.support.live_server import free_port
 
 CREATE_LUA = """
@@ -65,38 +79,64 @@ def startup(work: Path) -> dict[str, float]:
     }
 
 
+SECONDS = 8
+RUNS = 2
+"""Alternating runs per case; the best is reported (another tenant can take the core for part of a run)."""
+
+
 def throughput(work: Path) -> dict[str, float]:
+    """The gateway and the bare app served side by side on the same core, their runs alternating, so a burst of
+    other work on this shared machine hits both; CPU time per request is read from /proc for each run."""
     (work / "bare_post.lua").write_text(BARE_POST_LUA)
-    port = free_port()
-    results: dict[str, float] = {}
+    port, bare_port = free_port(), free_port()
+    runs: dict[str, list[dict[str, float]]] = {
+        name: [] for name in ("create_number", "list_numbers", "bare_get", "bare_post")
+    }
     cmd = [*pinned(SERVER_CORE), PYTHON, "-m", "gateway", "serve"]
-    with process(cmd, gateway_env(work / "tp.db", port)) as proc:
-        base = f"http://127.0.0.1:{port}"
+    with process(cmd, gateway_env(work / "tp.db", port)) as proc, process(bare_server(bare_port)) as bare:
+        base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
         wait_ready(f"{base}/health/ready")
+        wait_ready(f"{bare_base}/bare")
         token = create_key(work / "tp.db")
         auth = {"Authorization": f"Bearer {token}"}
-        (work / "create.lua").write_text(CREATE_LUA.replace("TOKEN", token))
         for i in range(200):
             httpx.post(f"{base}/v1/numbers", json={"number": f"+1213{3000000 + i:07d}"}, headers=auth)
-        created = wrk(f"{base}", script=work / "create.lua", headers=auth)
-        listed = wrk(f"{base}/v1/numbers?limit=50", headers=auth)
+        for run in range(RUNS):
+            (work / "create.lua").write_text(
+                CREATE_LUA.replace("TOKEN", token).replace("2000000", f"{run}000000")
+            )
+            cases: tuple[tuple[str, int, Callable[[], dict[str, float]]], ...] = (
+                (
+                    "create_number",
+                    proc.pid,
+                    lambda: wrk(base, seconds=SECONDS, script=work / "create.lua", headers=auth),
+                ),
+                (
+                    "list_numbers",
+                    proc.pid,
+                    lambda: wrk(f"{base}/v1/numbers?limit=50", seconds=SECONDS, headers=auth),
+                ),
+                ("bare_get", bare.pid, lambda: wrk(f"{bare_base}/bare", seconds=SECONDS)),
+                (
+                    "bare_post",
+                    bare.pid,
+                    lambda: wrk(bare_base, seconds=SECONDS, script=work / "bare_post.lua"),
+                ),
+            )
+            for name, pid, measure in cases:
+                cpu_before = cpu_seconds(pid)
+                runs[name].append(with_cpu(measure(), cpu_before, pid, SECONDS))
         assert proc.poll() is None
-    port = free_port()
-    bare_cmd = bare_server(port)
-    with process(bare_cmd):
-        wait_ready(f"http://127.0.0.1:{port}/bare")
-        bare_get = wrk(f"http://127.0.0.1:{port}/bare")
-        bare_post = wrk(f"http://127.0.0.1:{port}", script=work / "bare_post.lua")
-    for name, figures in (
-        ("create_number", created),
-        ("list_numbers", listed),
-        ("bare_get", bare_get),
-        ("bare_post", bare_post),
-    ):
+    best = {name: max(measured, key=lambda figures: figures["rps"]) for name, measured in runs.items()}
+    results: dict[str, float] = {}
+    for name, figures in best.items():
         for key, value in figures.items():
             results[f"{name}_{key}"] = round(value, 2)
-    results["create_number_ratio_to_bare"] = round(created["rps"] / bare_post["rps"], 3)
-    results["list_numbers_ratio_to_bare"] = round(listed["rps"] / bare_get["rps"], 3)
+    for name, bare_name in (("create_number", "bare_post"), ("list_numbers", "bare_get")):
+        results[f"{name}_ratio_to_bare"] = round(best[name]["rps"] / best[bare_name]["rps"], 3)
+        results[f"{name}_cpu_ratio_to_bare"] = round(
+            best[bare_name]["cpu_us_per_request"] / best[name]["cpu_us_per_request"], 3
+        )
     return results
 
 
@@ -116,10 +156,12 @@ def create_key(db: Path) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="trunkline-bench-") as tmp:
         work = Path(tmp)
-        figures = {**startup(work), **throughput(work)}
+        figures: dict[str, float | bool] = {**startup(work), **throughput(work)}
     for key, value in figures.items():
         print(f"{key:36} {value}")
-    figures["targets_met"] = figures["restart_ready_s"] < 2 and figures["idle_rss_mb"] < 150  # type: ignore[assignment]
+    figures["targets_met"] = figures["restart_ready_s"] < 2 and figures["idle_rss_mb"] < 150
+    figures["goal_list_met"] = figures["list_numbers_ratio_to_bare"] >= 0.2
+    figures["goal_create_met"] = figures["create_number_ratio_to_bare"] >= 0.1
     print(json.dumps({"benchmark": "admin", **figures}))
 
 

@@ -21,17 +21,15 @@ from gateway.db.types import utcnow
 from gateway.ids import new_id
 
 COLUMNS = tuple(column.key for column in Call.__table__.columns)
-_LIFECYCLE_COLUMNS = frozenset(
-    {
-        "status",
-        "lifecycle",
-        "ringing_at",
-        "answered_at",
-        "ended_at",
-        "duration_s",
-        "sip_status",
-        "last_sequence",
-    }
+LIFECYCLE_COLUMNS = (
+    "status",
+    "lifecycle",
+    "ringing_at",
+    "answered_at",
+    "ended_at",
+    "duration_s",
+    "sip_status",
+    "last_sequence",
 )
 """Set only from the folded lifecycle, never from a caller's edit."""
 _MIRRORED = ("end_reason", "sip_status")
@@ -158,7 +156,7 @@ class CallEdit:
             return {}
         changed = {}
         for name in COLUMNS:
-            if name in _LIFECYCLE_COLUMNS:
+            if name in LIFECYCLE_COLUMNS:
                 continue
             value = getattr(self.call, name)
             if _comparable(name, value) != self._loaded.get(name):
@@ -220,7 +218,3 @@ def new_row(new: NewCall) -> Call:
         routing=None,
         **msgspec.structs.asdict(new),
     )
-
-
-def detached_copy(row: Call) -> Call:
-    return Call(**{name: getattr(row, name) for name in COLUMNS})

@@ -11,6 +11,8 @@ own:
   the status report that came with it (a replayed webhook changes nothing);
 - recordings are created or moved forward, one row per external id.
 
+The store reads and writes with SQLAlchemy Core statements on the `calls` and `call_events` tables (the ORM's unit
+of work cost more than the rows it saved, on every webhook); the `Call` objects it hands out belong to no session.
 New calls (`create`) from requests arriving together are inserted in one transaction (group commit: a
 transaction's fixed cost dwarfs a row's own). The store never runs inside someone else's transaction: a caller that
 holds one gets `StoreMisuse` at once (on SQLite, with one connection, it would otherwise wait for itself).
@@ -24,16 +26,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.edit import (
+    COLUMNS,
+    LIFECYCLE_COLUMNS,
     CallEdit,
     CallRef,
     NewCall,
     PendingEvent,
-    detached_copy,
     fold_into,
     new_row,
     remembered,
@@ -43,10 +46,13 @@ from gateway.calls.lifecycle import Outcome
 from gateway.calls.recordings import RecordingReport, adopt_room_recordings, upsert_recording
 from gateway.db.batching import Batcher
 from gateway.db.database import Database
-from gateway.db.models import Call, CallEvent
+from gateway.db.models import Call, CallEvent, table_of
 from gateway.db.types import utcnow
 
 log = logging.getLogger("trunkline.calls")
+
+_CALLS = table_of(Call)
+_EVENTS = table_of(CallEvent)
 
 T = TypeVar("T")
 MAX_BATCH = 128
@@ -132,7 +138,7 @@ class CallStore:
         self._not_in_a_transaction()
         if not edit.is_new:
             raise StoreMisuse("create() takes a call from new(); save() changes a stored one")
-        if not self._creations.running or edit._recordings or edit.call.livekit_room:
+        if not self._creations.running:
             return await self._create_alone(edit)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._creations.put(_Creation(edit, future))
@@ -221,12 +227,7 @@ class CallStore:
     async def _create_alone(self, edit: CallEdit) -> bool:
         try:
             async with self.database.session() as db:
-                db.add(edit.call)
-                edit.outcomes = await _append(db, edit, first_seq=1)
-                for report in edit._recordings:
-                    await upsert_recording(db, edit.call.project_id, edit.call, report)
-                if edit.call.livekit_room:
-                    await adopt_room_recordings(db, edit.call)
+                await _insert_new(db, [edit])
                 await db.commit()
         except IntegrityError:
             if edit.call.carrier_call_id is None:
@@ -238,11 +239,7 @@ class CallStore:
     async def _create_batch(self, batch: list[_Creation]) -> None:
         try:
             async with self.database.session() as db:
-                for item in batch:
-                    db.add(item.edit.call)
-                    first = _first_events(item.edit)
-                    item.edit.saved_events = len(first)
-                    db.add_all(_rows(first, item.edit.call.id, 1))
+                await _insert_new(db, [item.edit for item in batch])
                 await db.commit()
         except IntegrityError:  # a CallSid recorded already (a retry): try each on its own
             for item in batch:
@@ -255,7 +252,6 @@ class CallStore:
                     item.future.set_exception(error)
             return
         for item in batch:
-            item.edit.outcomes = []
             _settled(item.edit, item.edit.call)
             if not item.future.done():
                 item.future.set_result(True)
@@ -278,7 +274,7 @@ async def _change_in(
     row = await _find(db, ref, lock=True)
     if row is None:
         return None
-    edit = CallEdit(detached_copy(row), is_new=False, _loaded=remembered(row))
+    edit = CallEdit(_copy(row), is_new=False, _loaded=remembered(row))
     result = work(edit)
     if edit.pending:
         edit.outcomes = await _apply(db, row, edit)
@@ -286,56 +282,94 @@ async def _change_in(
 
 
 async def _find(db: AsyncSession, ref: CallRef, *, lock: bool) -> Call | None:
-    stmt = select(Call)
+    """The call (a `Call` in no session), locked until the transaction ends if asked."""
+    stmt = select(_CALLS)
     if ref.call_id is not None:
-        stmt = stmt.where(Call.id == ref.call_id)
+        stmt = stmt.where(_CALLS.c.id == ref.call_id)
     elif ref.carrier is not None and ref.carrier_call_id is not None:
-        stmt = stmt.where(Call.carrier == ref.carrier, Call.carrier_call_id == ref.carrier_call_id)
+        stmt = stmt.where(_CALLS.c.carrier == ref.carrier, _CALLS.c.carrier_call_id == ref.carrier_call_id)
     elif ref.livekit_room is not None:
-        stmt = stmt.where(Call.livekit_room == ref.livekit_room).order_by(Call.created_at.desc()).limit(1)
+        stmt = (
+            stmt.where(_CALLS.c.livekit_room == ref.livekit_room)
+            .order_by(_CALLS.c.created_at.desc())
+            .limit(1)
+        )
     else:
         raise ValueError("a CallRef needs a call id, a carrier and the carrier's call id, or a room")
     if ref.project_id is not None:
-        stmt = stmt.where(Call.project_id == ref.project_id)
+        stmt = stmt.where(_CALLS.c.project_id == ref.project_id)
     if lock:
-        stmt = stmt.with_for_update()
-    row: Call | None = await db.scalar(stmt)
-    return row
+        stmt = stmt.with_for_update(of=_CALLS)
+    found = (await db.execute(stmt)).first()
+    if found is None:
+        return None
+    return _call_from(found)
+
+
+def _call_from(found: Row[Any]) -> Call:
+    values = found._mapping
+    return Call(**{name: values[name] for name in COLUMNS})
+
+
+def _copy(call: Call) -> Call:
+    return Call(**{name: getattr(call, name) for name in COLUMNS})
+
+
+async def _insert_new(db: AsyncSession, edits: Sequence[CallEdit]) -> None:
+    """New calls with their first events, recordings and the recordings their room had before them."""
+    await db.execute(insert(_CALLS), [{name: getattr(edit.call, name) for name in COLUMNS} for edit in edits])
+    events: list[dict[str, Any]] = []
+    for edit in edits:
+        first = _first_events(edit)
+        edit.saved_events = len(first)
+        edit.outcomes = []
+        events += _event_rows(first, edit.call.id, 1)
+    if events:
+        await db.execute(insert(_EVENTS), events)
+    for edit in edits:
+        for report in edit._recordings:
+            await upsert_recording(db, edit.call.project_id, edit.call, report)
+        if edit.call.livekit_room:
+            await adopt_room_recordings(db, edit.call)
+
+
+_FOLDED = (*LIFECYCLE_COLUMNS, "end_reason")
+"""The columns a status report folded into the lifecycle may change."""
 
 
 async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
-    for name, value in edit._changed().items():
+    """Write the edit over the stored call `row` (locked): the caller's changed columns, the status reports folded
+    into the stored lifecycle, the new events numbered on from the call's last, the recordings."""
+    changed = edit._changed()
+    for name, value in changed.items():
         setattr(row, name, value)
-    last = await db.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == row.id))
-    outcomes = await _append(db, edit, first_seq=(last or 0) + 1, row=row)
+    outcomes, kept = await _new_events(db, row, edit)
+    if any(outcome.changed for outcome in outcomes):
+        changed |= {name: getattr(row, name) for name in _FOLDED}
+    row.updated_at = changed["updated_at"] = utcnow()
+    await db.execute(update(_CALLS).where(_CALLS.c.id == row.id).values(changed))
+    if kept:  # numbered after the lock was taken: a PostgreSQL statement that waited for it saw older events
+        last = await db.scalar(select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.call_id == row.id))
+        await db.execute(insert(_EVENTS), _event_rows(kept, row.id, (last or 0) + 1))
     for report in edit._recordings:
         await upsert_recording(db, row.project_id, row, report)
-    row.updated_at = utcnow()
     return outcomes
 
 
-async def _append(
-    db: AsyncSession, edit: CallEdit, *, first_seq: int, row: Call | None = None
-) -> list[Outcome]:
-    """The edit's events (new ones only), numbered from `first_seq`; status reports folded into `row` on the way
-    (a new call's were folded when they were made)."""
-    if row is None:
-        first = _first_events(edit)
-        edit.saved_events = len(first)
-        db.add_all(_rows(first, edit.call.id, first_seq))
-        await db.flush()
-        return []
+async def _new_events(
+    db: AsyncSession, row: Call, edit: CallEdit
+) -> tuple[list[Outcome], list[PendingEvent]]:
+    """The edit's events the call does not have yet (by `dedupe_key`), their status reports folded into `row`."""
     events = edit._events
     keys = [event.dedupe_key for event in events if event.dedupe_key is not None]
     seen: set[str] = set()
     if keys:
         found = await db.scalars(
-            select(CallEvent.dedupe_key).where(CallEvent.call_id == row.id, CallEvent.dedupe_key.in_(keys))
+            select(_EVENTS.c.dedupe_key).where(_EVENTS.c.call_id == row.id, _EVENTS.c.dedupe_key.in_(keys))
         )
         seen = {key for key in found.all() if key is not None}
     kept: list[PendingEvent] = []
     outcomes: list[Outcome] = []
-    edit.saved_events = 0
     for event in events:
         if event.dedupe_key is not None:
             if event.dedupe_key in seen:
@@ -347,9 +381,7 @@ async def _append(
             event.data.update({"outcome": outcome.kind, "reason": outcome.reason, **event.report.data})
         kept.append(event)
     edit.saved_events = len(kept)
-    db.add_all(_rows(kept, edit.call.id, first_seq))
-    await db.flush()
-    return outcomes
+    return outcomes, kept
 
 
 def _first_events(edit: CallEdit) -> list[PendingEvent]:
@@ -367,17 +399,17 @@ def _first_events(edit: CallEdit) -> list[PendingEvent]:
     return kept
 
 
-def _rows(events: Sequence[PendingEvent], call_id: str, first_seq: int) -> list[CallEvent]:
+def _event_rows(events: Sequence[PendingEvent], call_id: str, first_seq: int) -> list[dict[str, Any]]:
     return [
-        CallEvent(
-            call_id=call_id,
-            seq=first_seq + i,
-            at=event.at,
-            kind=event.kind,
-            source=event.source,
-            dedupe_key=event.dedupe_key,
-            data=event.data,
-        )
+        {
+            "call_id": call_id,
+            "seq": first_seq + i,
+            "at": event.at,
+            "kind": event.kind,
+            "source": event.source,
+            "dedupe_key": event.dedupe_key,
+            "data": event.data,
+        }
         for i, event in enumerate(events)
     ]
 

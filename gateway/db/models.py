@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -333,3 +334,11 @@ class RateLimitCounter(Base):
     window_start: Mapped[int] = mapped_column(BigInteger)
     """The window's first second (Unix time); a hit in a later window starts the count again."""
     hits: Mapped[int] = mapped_column(Integer)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed, for Core statements (`Model.__table__` is typed as any FROM clause)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
