@@ -3,6 +3,7 @@ limit. Pure, apart from the limiter's clock."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -151,17 +152,9 @@ class DestinationPolicy(msgspec.Struct, frozen=True, kw_only=True):
         if destination.startswith(("sip:", "sips:")):
             return self._check_sip(destination, field)
         number = destination.removeprefix("tel:")
-        try:
-            check_destination(
-                number,
-                allowed_countries=list(self.allowed_countries),
-                default_region=self.default_region,
-                allow_high_cost=self.allow_high_cost,
-            )
-        except Forbidden as refused:
-            raise DestinationRefused(refused.detail, field=field) from None
-        except phonenumbers.NumberParseException:
-            raise DestinationRefused(f"{field}: not a phone number in E.164 form.", field=field) from None
+        refusal = _refusal(number, self.allowed_countries, self.default_region, self.allow_high_cost)
+        if refusal is not None:
+            raise DestinationRefused(refusal.format(field=field), field=field)
         return number
 
     def _check_sip(self, uri: str, field: str) -> str:
@@ -182,6 +175,26 @@ class DestinationPolicy(msgspec.Struct, frozen=True, kw_only=True):
         if _NUMBER_USER.match(digits):
             self.check(digits if digits.startswith("+") else f"+{digits}", field=field)
         return uri
+
+
+@functools.lru_cache(maxsize=4096)
+def _refusal(
+    number: str, allowed_countries: tuple[str, ...], default_region: str, allow_high_cost: bool
+) -> str | None:
+    """Why calls may not go to `number` (`{field}` left to fill in); None when they may. Pure, so remembered: the
+    same route forwards are checked on every call, and parsing a number costs more than the rest of the check."""
+    try:
+        check_destination(
+            number,
+            allowed_countries=list(allowed_countries),
+            default_region=default_region,
+            allow_high_cost=allow_high_cost,
+        )
+    except Forbidden as refused:
+        return refused.detail.replace("{", "{{").replace("}", "}}")
+    except phonenumbers.NumberParseException:
+        return "{field}: not a phone number in E.164 form."
+    return None
 
 
 _NUMBER_USER = re.compile(r"^\+?[1-9][0-9]{6,14}$")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -225,23 +227,19 @@ class CallStore:
             )
 
     async def _create_alone(self, edit: CallEdit) -> bool:
-        try:
-            async with self.database.session() as db:
-                await _insert_new(db, [edit])
-                await db.commit()
-        except IntegrityError:
-            if edit.call.carrier_call_id is None:
-                raise
-            return False
-        _settled(edit, edit.call)
-        return True
+        async with self.database.session() as db:
+            (created,) = await _insert_new(db, [edit])
+            await db.commit()
+        if created:
+            _settled(edit, edit.call)
+        return created
 
     async def _create_batch(self, batch: list[_Creation]) -> None:
         try:
             async with self.database.session() as db:
-                await _insert_new(db, [item.edit for item in batch])
+                created = await _insert_new(db, [item.edit for item in batch])
                 await db.commit()
-        except IntegrityError:  # a CallSid recorded already (a retry): try each on its own
+        except IntegrityError:  # one bad row (say, a project deleted meanwhile) must not fail the others
             for item in batch:
                 await self._settle_alone(item)
             return
@@ -251,10 +249,11 @@ class CallStore:
                 if not item.future.done():
                     item.future.set_exception(error)
             return
-        for item in batch:
-            _settled(item.edit, item.edit.call)
+        for item, new in zip(batch, created, strict=True):
+            if new:
+                _settled(item.edit, item.edit.call)
             if not item.future.done():
-                item.future.set_result(True)
+                item.future.set_result(new)
 
     async def _settle_alone(self, item: _Creation) -> None:
         try:
@@ -315,22 +314,40 @@ def _copy(call: Call) -> Call:
     return Call(**{name: getattr(call, name) for name in COLUMNS})
 
 
-async def _insert_new(db: AsyncSession, edits: Sequence[CallEdit]) -> None:
-    """New calls with their first events, recordings and the recordings their room had before them."""
-    await db.execute(insert(_CALLS), [{name: getattr(edit.call, name) for name in COLUMNS} for edit in edits])
+_INSERT_CALLS = {
+    name: dialect_insert(_CALLS)
+    .on_conflict_do_nothing(index_elements=[_CALLS.c.carrier, _CALLS.c.carrier_call_id])
+    .returning(_CALLS.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+"""New calls; one whose carrier id is stored already is left out (a carrier's retry, or two events of one call
+opening it at once) instead of failing the whole group with it."""
+
+
+async def _insert_new(db: AsyncSession, edits: Sequence[CallEdit]) -> list[bool]:
+    """New calls with their first events, recordings and the recordings their room had before them; for each,
+    whether it was created (False: the carrier's id for it is stored already, and nothing of it was written)."""
+    statement = _INSERT_CALLS[db.get_bind().dialect.name]
+    rows = [{name: getattr(edit.call, name) for name in COLUMNS} for edit in edits]
+    inserted = set((await db.execute(statement, rows)).scalars().all())
+    created = [edit.call.id in inserted for edit in edits]
     events: list[dict[str, Any]] = []
-    for edit in edits:
-        first = _first_events(edit)
-        edit.saved_events = len(first)
-        edit.outcomes = []
-        events += _event_rows(first, edit.call.id, 1)
+    for edit, new in zip(edits, created, strict=True):
+        if new:
+            first = _first_events(edit)
+            edit.saved_events = len(first)
+            edit.outcomes = []
+            events += _event_rows(first, edit.call.id, 1)
     if events:
         await db.execute(insert(_EVENTS), events)
-    for edit in edits:
+    for edit, new in zip(edits, created, strict=True):
+        if not new:
+            continue
         for report in edit._recordings:
             await upsert_recording(db, edit.call.project_id, edit.call, report)
         if edit.call.livekit_room:
             await adopt_room_recordings(db, edit.call)
+    return created
 
 
 _FOLDED = (*LIFECYCLE_COLUMNS, "end_reason")

@@ -15,7 +15,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from gateway.db.fair_pool import FairAsyncPool
 from gateway.db.sqlite_inline import InlineConnection, connector
 from gateway.db.types import KEYS_ATTRIBUTE
 from gateway.security.keyfiles import private_file
@@ -79,13 +78,13 @@ def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if path is not None:
             private_file(Path(path))
             # One connection: SQLite has one writer at a time, and writers that contend for the lock back off by
-            # sleeping, which collapses throughput under load. Queuing on the pool instead is fair and fast. The call
-            # store refuses to run inside a caller's open transaction (gateway.db.database), so nothing waits for
-            # itself. (In-memory databases get a StaticPool.)
+            # sleeping, which collapses throughput under load. Queuing on the pool instead is fast. The call store
+            # refuses to run inside a caller's open transaction (gateway.db.database), so nothing waits for itself;
+            # a request holds one session (gateway.web.deps), so none waits for the connection twice. (In-memory
+            # databases get a StaticPool.)
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 30)
-            kwargs.setdefault("poolclass", FairAsyncPool)
         uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
         kwargs.setdefault("async_creator", connector(parsed.database or ":memory:", uri=uri))
         engine = create_async_engine(url, **kwargs)

@@ -86,26 +86,37 @@ class Directory:
 
     async def agents(self, project_id: str) -> dict[str, str]:
         """Agent name -> agent id (live agents only)."""
-        query = select(Agent.name, Agent.id).where(Agent.project_id == project_id, Agent.deleted_at.is_(None))
-        return await self._mapping(self._agents, project_id, query)
+        return await self._mapping(
+            self._agents,
+            project_id,
+            lambda: select(Agent.name, Agent.id).where(
+                Agent.project_id == project_id, Agent.deleted_at.is_(None)
+            ),
+        )
 
     async def trunks(self, project_id: str) -> dict[str, str]:
         """LiveKit trunk id -> gateway trunk id."""
-        query = select(Trunk.livekit_trunk_id, Trunk.id).where(
-            Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
+        return await self._mapping(
+            self._trunks,
+            project_id,
+            lambda: select(Trunk.livekit_trunk_id, Trunk.id).where(
+                Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
+            ),
         )
-        return await self._mapping(self._trunks, project_id, query)
 
     async def _mapping(
-        self, cache: dict[str, tuple[float, dict[str, str]]], project_id: str, query: Select[Any, Any]
+        self,
+        cache: dict[str, tuple[float, dict[str, str]]],
+        project_id: str,
+        query: Callable[[], Select[Any, Any]],
     ) -> dict[str, str]:
-        """A project's two-column lookup, read at most every CACHE_SECONDS."""
+        """A project's two-column lookup, read at most every CACHE_SECONDS (the query is built only then)."""
         now = time.monotonic()
         cached = cache.get(project_id)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         async with self._database.session() as db:
-            mapping = {str(key): str(value) for key, value in await db.execute(query)}
+            mapping = {str(key): str(value) for key, value in await db.execute(query())}
         cache[project_id] = (now, mapping)
         return mapping
 

@@ -15,6 +15,7 @@ with a read-then-write of its store that replicas would race on; it cannot count
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -151,7 +152,9 @@ class RequestLimiter:
         return peer
 
 
+@functools.lru_cache(maxsize=1024)
 def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    """Whether `address` is in one of `networks` (remembered: a few peers send most requests)."""
     try:
         parsed = ip_address(address)
     except ValueError:
