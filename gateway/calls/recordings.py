@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,15 +92,19 @@ def _merge(row: Recording, report: RecordingReport) -> bool:
     return changed
 
 
+_RECORDINGS = table_of(Recording)
+_ADOPT = (
+    update(_RECORDINGS)
+    .where(
+        _RECORDINGS.c.project_id == bindparam("project"),
+        _RECORDINGS.c.call_id.is_(None),
+        _RECORDINGS.c.meta["room"].as_string() == bindparam("room"),
+    )
+    .values(call_id=bindparam("call"))
+)
+"""Built once, values bound at execution: it runs for every call opened in a LiveKit room."""
+
+
 async def adopt_room_recordings(db: AsyncSession, call: Call) -> None:
     """Link to a call just opened in a LiveKit room the recordings of that room reported before it."""
-    table = table_of(Recording)
-    await db.execute(
-        update(table)  # a Core statement: the ORM's bulk update machinery costs more than the statement
-        .where(
-            table.c.project_id == call.project_id,
-            table.c.call_id.is_(None),
-            table.c.meta["room"].as_string() == call.livekit_room,
-        )
-        .values(call_id=call.id)
-    )
+    await db.execute(_ADOPT, {"project": call.project_id, "room": call.livekit_room, "call": call.id})

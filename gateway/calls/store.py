@@ -21,12 +21,13 @@ holds one gets `StoreMisuse` at once (on SQLite, with one connection, it would o
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -75,6 +76,8 @@ class _Change:
     ref: CallRef
     work: Callable[[CallEdit], Any]
     future: asyncio.Future[Any]
+    opening: NewCall | None = None
+    """The call to open when there is none yet (`change_or_open`)."""
 
 
 class CallStore:
@@ -164,32 +167,30 @@ class CallStore:
         nothing can wait on the outside world while the call is locked. None when there is no such call.
 
         Changes arriving together share a transaction (like new calls), each applied in turn."""
-        self._not_in_a_transaction()
-        if not self._changes.running:
-            return await self._change_alone(ref, work)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._changes.put(_Change(ref, work, future))
-        changed: tuple[T, CallEdit] | None = await future
+        changed: tuple[T, CallEdit] | None = await self._change(_Change(ref, work, _unanswered()))
         return changed
 
     async def change_or_open(self, new: NewCall, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit]:
-        """`change` for the call with the carrier's id in `new`, opened from `new` when there is none yet."""
+        """`change` for the call with the carrier's id in `new`, opened from `new` (`work` deciding its first
+        state, in the same transaction) when there is none yet."""
         ref = CallRef(carrier=new.carrier, carrier_call_id=new.carrier_call_id, project_id=new.project_id)
-        for _ in range(3):
-            changed = await self.change(ref, work)
-            if changed is not None:
-                return changed
-            edit = self.new(new)
-            result = work(edit)
-            if await self.create(edit):
-                return result, edit
-        raise LookupError("the call was opened elsewhere, yet cannot be found")
+        changed: tuple[T, CallEdit] | None = await self._change(_Change(ref, work, _unanswered(), new))
+        if changed is None:
+            raise LookupError("the call was opened elsewhere, yet cannot be found")
+        return changed
+
+    async def _change(self, change: _Change) -> Any:
+        self._not_in_a_transaction()
+        if not self._changes.running:
+            return await self._change_alone(change)
+        self._changes.put(change)
+        return await change.future
 
     # --- inside --------------------------------------------------------------------------------------------
 
-    async def _change_alone(self, ref: CallRef, work: Callable[[CallEdit], T]) -> tuple[T, CallEdit] | None:
+    async def _change_alone(self, change: _Change) -> Any:
         async with self.database.session() as db:
-            changed = await _change_in(db, ref, work)
+            changed = await _change_in(db, change)
             await db.commit()
         if changed is None:
             return None
@@ -200,12 +201,12 @@ class CallStore:
     async def _change_batch(self, batch: list[_Change]) -> None:
         try:
             async with self.database.session() as db:
-                done = [await _change_in(db, item.ref, item.work) for item in batch]
+                done = [await _change_in(db, item) for item in batch]
                 await db.commit()
         except Exception:  # one item's failure must not take the others down: each on its own
             for item in batch:
                 try:
-                    result = await self._change_alone(item.ref, item.work)
+                    result = await self._change_alone(item)
                 except Exception as error:
                     if not item.future.done():
                         item.future.set_exception(error)
@@ -266,43 +267,85 @@ class CallStore:
             item.future.set_result(created)
 
 
-async def _change_in(
-    db: AsyncSession, ref: CallRef, work: Callable[[CallEdit], T]
-) -> tuple[T, CallEdit, Call] | None:
-    """`change`'s work inside a transaction: lock, decide, apply (the caller commits)."""
-    row = await _find(db, ref, lock=True)
+async def _change_in(db: AsyncSession, change: _Change) -> tuple[Any, CallEdit, Call] | None:
+    """`change`'s work inside a transaction: lock (or open), decide, apply (the caller commits)."""
+    row = await _find(db, change.ref, lock=True)
     if row is None:
-        return None
+        if change.opening is None:
+            return None
+        edit = CallEdit(new_row(change.opening), is_new=True)
+        result = change.work(edit)
+        (created,) = await _insert_new(db, [edit])
+        if created:
+            return result, edit, edit.call
+        row = await _find(db, change.ref, lock=True)  # opened meanwhile, by a transaction that has committed
+        if row is None:
+            return None
     edit = CallEdit(_copy(row), is_new=False, _loaded=remembered(row))
-    result = work(edit)
+    result = change.work(edit)
     if edit.pending:
         edit.outcomes = await _apply(db, row, edit)
     return result, edit, row
 
 
+def _unanswered() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
 async def _find(db: AsyncSession, ref: CallRef, *, lock: bool) -> Call | None:
     """The call (a `Call` in no session), locked until the transaction ends if asked."""
-    stmt = select(_CALLS)
     if ref.call_id is not None:
-        stmt = stmt.where(_CALLS.c.id == ref.call_id)
+        by = "id"
     elif ref.carrier is not None and ref.carrier_call_id is not None:
-        stmt = stmt.where(_CALLS.c.carrier == ref.carrier, _CALLS.c.carrier_call_id == ref.carrier_call_id)
+        by = "carrier"
     elif ref.livekit_room is not None:
-        stmt = (
-            stmt.where(_CALLS.c.livekit_room == ref.livekit_room)
-            .order_by(_CALLS.c.created_at.desc())
-            .limit(1)
-        )
+        by = "room"
     else:
         raise ValueError("a CallRef needs a call id, a carrier and the carrier's call id, or a room")
-    if ref.project_id is not None:
-        stmt = stmt.where(_CALLS.c.project_id == ref.project_id)
-    if lock:
-        stmt = stmt.with_for_update(of=_CALLS)
-    found = (await db.execute(stmt)).first()
+    statement = _find_statement(by, scoped=ref.project_id is not None, lock=lock)
+    parameters = {
+        "call_id": ref.call_id,
+        "carrier": ref.carrier,
+        "carrier_call_id": ref.carrier_call_id,
+        "livekit_room": ref.livekit_room,
+        "project_id": ref.project_id,
+    }
+    found = (await db.execute(statement, parameters)).first()
     if found is None:
         return None
     return _call_from(found)
+
+
+@functools.cache
+def _find_statement(by: str, *, scoped: bool, lock: bool) -> Select[Any]:
+    """How `_find` looks a call up `by` its id, its carrier's id or its room: one statement per shape, built once,
+    its values bound at execution (building a statement costs more than running it)."""
+    statement = select(_CALLS)
+    if by == "id":
+        statement = statement.where(_CALLS.c.id == bindparam("call_id"))
+    elif by == "carrier":
+        statement = statement.where(
+            _CALLS.c.carrier == bindparam("carrier"), _CALLS.c.carrier_call_id == bindparam("carrier_call_id")
+        )
+    else:
+        statement = (
+            statement.where(_CALLS.c.livekit_room == bindparam("livekit_room"))
+            .order_by(_CALLS.c.created_at.desc())
+            .limit(1)
+        )
+    if scoped:
+        statement = statement.where(_CALLS.c.project_id == bindparam("project_id"))
+    if lock:
+        statement = statement.with_for_update(of=_CALLS)
+    return statement
+
+
+_UPDATE_CALL = update(_CALLS).where(_CALLS.c.id == bindparam("the_call"))
+"""Sets the columns named in its parameters (besides `the_call`, the call's id)."""
+_LAST_SEQ = select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.call_id == bindparam("call_id"))
+_SEEN_KEYS = select(_EVENTS.c.dedupe_key).where(
+    _EVENTS.c.call_id == bindparam("call_id"), _EVENTS.c.dedupe_key.in_(bindparam("keys", expanding=True))
+)
 
 
 def _call_from(found: Row[Any]) -> Call:
@@ -364,9 +407,9 @@ async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
     if any(outcome.changed for outcome in outcomes):
         changed |= {name: getattr(row, name) for name in _FOLDED}
     row.updated_at = changed["updated_at"] = utcnow()
-    await db.execute(update(_CALLS).where(_CALLS.c.id == row.id).values(changed))
+    await db.execute(_UPDATE_CALL, {"the_call": row.id, **changed})
     if kept:  # numbered after the lock was taken: a PostgreSQL statement that waited for it saw older events
-        last = await db.scalar(select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.call_id == row.id))
+        last = await db.scalar(_LAST_SEQ, {"call_id": row.id})
         await db.execute(insert(_EVENTS), _event_rows(kept, row.id, (last or 0) + 1))
     for report in edit._recordings:
         await upsert_recording(db, row.project_id, row, report)
@@ -381,9 +424,7 @@ async def _new_events(
     keys = [event.dedupe_key for event in events if event.dedupe_key is not None]
     seen: set[str] = set()
     if keys:
-        found = await db.scalars(
-            select(_EVENTS.c.dedupe_key).where(_EVENTS.c.call_id == row.id, _EVENTS.c.dedupe_key.in_(keys))
-        )
+        found = await db.scalars(_SEEN_KEYS, {"call_id": row.id, "keys": keys})
         seen = {key for key in found.all() if key is not None}
     kept: list[PendingEvent] = []
     outcomes: list[Outcome] = []
