@@ -40,6 +40,7 @@ from gateway.calls.edit import (
     snapshot_of,
 )
 from gateway.calls.lifecycle import Outcome
+from gateway.calls.metrics import call_ended, is_final
 from gateway.calls.recordings import RecordingReport, adopt_room_recordings, upsert_recording
 from gateway.db.batching import Batcher
 from gateway.db.database import Database
@@ -242,6 +243,7 @@ class CallStore:
                     db.add(item.edit.call)
                     first = _first_events(item.edit)
                     item.edit.saved_events = len(first)
+                    item.edit.ended = is_final(item.edit.call.status)
                     db.add_all(_rows(first, item.edit.call.id, 1))
                 await db.commit()
         except IntegrityError:  # a CallSid recorded already (a retry): try each on its own
@@ -304,6 +306,7 @@ async def _find(db: AsyncSession, ref: CallRef, *, lock: bool) -> Call | None:
 
 
 async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
+    ended_before = is_final(row.status)
     for name, value in edit._changed().items():
         setattr(row, name, value)
     last = await db.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == row.id))
@@ -311,6 +314,7 @@ async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
     for report in edit._recordings:
         await upsert_recording(db, row.project_id, row, report)
     row.updated_at = utcnow()
+    edit.ended = not ended_before and is_final(row.status)
     return outcomes
 
 
@@ -320,6 +324,7 @@ async def _append(
     """The edit's events (new ones only), numbered from `first_seq`; status reports folded into `row` on the way
     (a new call's were folded when they were made)."""
     if row is None:
+        edit.ended = is_final(edit.call.status)
         first = _first_events(edit)
         edit.saved_events = len(first)
         db.add_all(_rows(first, edit.call.id, first_seq))
@@ -383,7 +388,10 @@ def _rows(events: Sequence[PendingEvent], call_id: str, first_seq: int) -> list[
 
 
 def _settled(edit: CallEdit, row: Call) -> None:
-    """After a commit: the edit shows the call as stored, with nothing pending."""
+    """After a commit: the edit shows the call as stored, with nothing pending (and counted when it ended)."""
+    if edit.ended:
+        call_ended(row)
+        edit.ended = False
     edit.call = row  # no longer in a session: the call as stored
     edit.is_new = False
     edit._loaded = remembered(edit.call)
