@@ -51,6 +51,8 @@ class Caller:
     def __init__(self, scripted: list[str] | None, ask: Callable[[str], str] = input) -> None:
         self._scripted: Iterator[str] | None = iter(scripted) if scripted is not None else None
         self._ask = ask
+        self.echo = scripted is not None
+        """Scripted answers are printed, so the transcript shows them."""
 
     def answer(self) -> str | None:
         if self._scripted is not None:
@@ -164,6 +166,8 @@ class CallSimulation:
                 answer = self.caller.answer()
                 if answer is None:
                     return "caller hung up"
+                if self.caller.echo:
+                    self.out(f"caller> {answer}")
                 extra = _gather_reply(answer, verb.attribute("finishOnKey", "#"))
                 if extra is None and verb.attribute("actionOnEmptyResult") != "true":
                     self.out("  (no input)")
