@@ -100,6 +100,7 @@ class Responder:
         self.account = hook.account
         self.kind = "hangup"
         """What the answer does, for the call's events: ivr, bridge, forward, voicemail, reject, not_routed..."""
+        self._unavailable_told: set[tuple[str, str]] = set()
 
     @property
     def call(self) -> Call:
@@ -151,7 +152,10 @@ class Responder:
         )
 
     def _unavailable(self, target: Target, reason: str, *, route_id: str | None = None) -> None:
-        """Record why a target could not take the call (the caller goes elsewhere or hears an apology)."""
+        """Record why a target could not take the call (the caller goes elsewhere or hears an apology), once."""
+        if (target_label(target), reason) in self._unavailable_told:
+            return
+        self._unavailable_told.add((target_label(target), reason))
         data: dict[str, Any] = {"target": target_label(target), "reason": reason}
         if route_id is not None:
             data["route_id"] = route_id
@@ -332,7 +336,7 @@ class Responder:
                 break
             self.ex.event(
                 "target.unavailable",
-                {"target": f"agent {last.agent}", "reason": dial.reason},
+                {"target": f"agent:{last.agent}", "reason": dial.reason},
                 source="gateway",
             )
             # The caller is not told "connecting you" when the gateway already knows nobody will answer.

@@ -107,7 +107,7 @@ def test_an_agent_that_cannot_take_the_call_is_not_announced_and_the_record_says
         record = gw.call_by_sid(conversation.call_sid)
         (unavailable,) = events_of(record, "target.unavailable")
         assert unavailable == {
-            "target": "agent sales-assistant",
+            "target": "agent:sales-assistant",
             "reason": "agent 'sales-assistant' not found in this project",
         }
         texts = [prompt["text"] for prompt in events_of(record, "ivr.prompt")]
