@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from gateway.settings import Settings
 
@@ -15,7 +16,12 @@ def _stored_twilio_credentials(settings: Settings, project_slug: str) -> tuple[s
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.db.database import Database
+    from gateway.db.engine import sqlite_path
     from gateway.db.models import Project
+
+    path = sqlite_path(settings.async_database_url)
+    if path is not None and not Path(path).exists():
+        return None, None  # no database here: creating an empty one would help nobody
 
     async def read() -> tuple[str | None, str | None]:
         database = Database.for_settings(settings)

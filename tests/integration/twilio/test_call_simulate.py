@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from tests.conftest import key_env
 from tests.integration.twilio.harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -60,16 +61,16 @@ def test_scripted_input_drives_a_menu_a_gather_and_a_transfer_to_the_end(
         assert crm.requests == ["/api/accounts/12345678"]
 
 
-def test_typed_answers_on_stdin_leave_a_voicemail_through_the_command(
+def test_typed_answers_on_stdin_leave_a_voicemail_with_the_projects_stored_credentials(
     database_url: str, tmp_path: Path
 ) -> None:
     with running_gateway(database_url, tmp_path) as gw:
         gw.route("Main line", {"type": "flow", "flow": "main_menu"})
         port = gw.url.rsplit(":", 1)[1]
-        env = {
-            **os.environ,
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        env = {  # no TWILIO_*: the project's credentials as stored (the token decrypted with the gateway's key)
+            **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
+            "DATABASE_URL": database_url,
+            **key_env(tmp_path),
             "TRUNKLINE_HOST": "127.0.0.1",
             "TRUNKLINE_PORT": port,
         }
