@@ -70,7 +70,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         try:
             async with (
                 checkpoints(sqlite_path(settings.async_database_url)),
-                run_flows(app, Path(settings.flows_dir)),
+                run_flows(
+                    app, Path(settings.flows_dir), allow_failing_tests=settings.flows_allow_failing_tests
+                ),
                 twilio_wiring.runtime(app, settings),
                 livekit_wiring.runtime(app, settings),
             ):

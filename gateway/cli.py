@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.call_cli import add_call_commands
 from gateway.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -183,7 +184,8 @@ def cmd_routes_explain(args: argparse.Namespace, settings: Settings) -> int:
         + ("  [fallback]" if decision.used_fallback else "")
     )
     for entry in decision.trace:
-        print(f"   {entry.outcome:<11} {entry.route_id}: {entry.why}")
+        named = f"{entry.route_name!r} ({entry.route_id})" if entry.route_name else entry.route_id
+        print(f"   {entry.outcome:<11} {named}: {entry.why}")
     return 0
 
 
@@ -320,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain_cmd.add_argument("--json", action="store_true", help="print the decision as JSON")
     explain_cmd.set_defaults(func=cmd_routes_explain)
+
+    add_call_commands(sub)
 
     flows = sub.add_parser("flows", help="IVR flow tools: lint, test, simulate, graph", add_help=False)
     flows.add_argument("rest", nargs=argparse.REMAINDER)

@@ -35,8 +35,10 @@ async def flows_check(running: Services) -> tuple[bool, str]:
 
 
 @asynccontextmanager
-async def run_flows(app: Litestar, flows_dir: Path) -> AsyncIterator[FlowRegistry]:
-    registry = FlowRegistry(flows_dir)
+async def run_flows(
+    app: Litestar, flows_dir: Path, *, allow_failing_tests: bool = False
+) -> AsyncIterator[FlowRegistry]:
+    registry = FlowRegistry(flows_dir, run_flow_tests=True, allow_failing_tests=allow_failing_tests)
     for problem in await asyncio.to_thread(_load, registry):
         log.warning("flow problem: %s", problem)
     running = services(app.state)

@@ -51,6 +51,12 @@ class Settings:
     flows_dir: str = field(default="./ivr_flows", metadata={"env": "TRUNKLINE_FLOWS_DIR"})
     """Folder of IVR flow files (*.yaml), watched for changes."""
 
+    flows_allow_failing_tests: bool = field(
+        default=False, metadata={"env": "TRUNKLINE_FLOWS_ALLOW_FAILING_TESTS"}
+    )
+    """Serve a new version of a flow even when the flow's own tests (`<flows>/tests/`) fail; by default it is
+    held back like a flow with lint errors, and the last good version keeps serving."""
+
     livekit_url: str = field(default="", metadata={"env": "LIVEKIT_URL"})
     """LiveKit server URL for the default project (http(s):// or ws(s)://). Empty: LiveKit not configured."""
 
@@ -129,6 +135,10 @@ class Settings:
         return self.async_database_url.startswith("sqlite")
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False,
+             "": False}  # fmt: skip
+
+
 def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
     """Settings from `.env` (if present), overridden by the process environment (or `env` when given)."""
     source = _read_dotenv(dotenv) if dotenv is not None else {}
@@ -144,6 +154,10 @@ def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = Path(
                 values[f.name] = int(raw)
             except ValueError:
                 raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. 8000.") from None
+        elif f.type == "bool":
+            if raw.strip().lower() not in _BOOLEANS:
+                raise SettingsError(f"{name}={raw!r} is not a yes/no value; set it to 1 or 0.")
+            values[f.name] = _BOOLEANS[raw.strip().lower()]
         else:
             values[f.name] = raw
     return Settings(**values)  # type: ignore[arg-type]

@@ -62,7 +62,12 @@ def _won(
     for route in behind:
         trace.append(route.lost_entry(winner) if route.enabled else route.disabled_entry)
     return Decision(
-        target=target, route_id=winner.id, reason=reason, used_fallback=used_fallback, trace=tuple(trace)
+        target=target,
+        route_id=winner.id,
+        reason=reason,
+        used_fallback=used_fallback,
+        trace=tuple(trace),
+        route_name=winner.route.name,
     )
 
 

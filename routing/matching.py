@@ -238,6 +238,7 @@ class CompiledRoute:
         "fallback_reason",
         "headers",
         "id",
+        "label",
         "lost_why",
         "matched_entry",
         "matched_reason",
@@ -281,9 +282,10 @@ class CompiledRoute:
         """Reasons and trace entries are the same for every call, so they are made once, here."""
         held = "conditions held: " + ", ".join(self.condition_kinds() or ["no conditions"])
         target = target_label(self.target)
-        self.matched_reason = f"route {self.id!r} matched"
+        self.label = f"{self.route.name!r} ({self.id})" if self.route.name else repr(self.id)
+        self.matched_reason = f"route {self.label} matched"
         self.fallback_reason = f"{self.matched_reason}; target {target} unavailable, used fallback"
-        self.lost_why = f"route {self.id!r} (priority {self.priority}) won first"
+        self.lost_why = f"route {self.label} (priority {self.priority}) won first"
         self.disabled_entry = self._entry("disabled", "route is disabled")
         self.matched_entry = self._entry("matched", held)
         self.fallback_entry = self._entry("matched", f"{held}; target {target} unavailable, used fallback")
@@ -295,7 +297,7 @@ class CompiledRoute:
         self._lost: dict[str, TraceEntry] = {}
 
     def _entry(self, outcome: TraceOutcome, why: str) -> TraceEntry:
-        return TraceEntry(route_id=self.id, outcome=outcome, why=why)
+        return TraceEntry(route_id=self.id, outcome=outcome, why=why, route_name=self.route.name)
 
     def skipped_entry(self, why: str) -> TraceEntry:
         found = self._skipped.get(why)

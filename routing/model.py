@@ -331,6 +331,8 @@ class TraceEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_onl
     route_id: str
     outcome: TraceOutcome
     why: str
+    route_name: str = ""
+    """The route's name, when it has one (traces are read by people)."""
 
 
 class Decision(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -340,6 +342,8 @@ class Decision(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     route_id: str | None
     reason: str
     used_fallback: bool = False
+    route_name: str | None = None
+    """The chosen route's name (None without a route; empty when it has none)."""
     trace: tuple[TraceEntry, ...] = ()
     """Every route considered, in evaluation order. Decisions may be shared between calls: never mutate."""
 

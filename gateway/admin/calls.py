@@ -19,7 +19,7 @@ from gateway.calls.lifecycle import CallState, StatusUpdate
 from gateway.calls.outbound import OutboundCallIn, PlaceContext, deep_merge
 from gateway.calls.phone import to_e164
 from gateway.calls.store import NewCall
-from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project
+from gateway.db.models import Agent, Call, CallEvent, PhoneNumber, Project, Recording
 from gateway.db.types import utcnow
 from gateway.errors import AppError, InvalidInput, UpstreamUnavailable
 from gateway.services import services
@@ -64,8 +64,21 @@ class CallEventOut(msgspec.Struct):
     data: dict[str, Any]
 
 
+class CallRecordingOut(msgspec.Struct):
+    id: str
+    source: str
+    """twilio | livekit"""
+    external_id: str
+    status: str
+    url: str | None
+    duration_s: int | None
+    created_at: datetime
+
+
 class CallDetail(CallOut, kw_only=True):
     events: list[CallEventOut]
+    recordings: list[CallRecordingOut] = msgspec.field(default_factory=list)
+    """Recordings of the call (a voicemail left in a flow or a route, call recordings), oldest first."""
 
 
 def render(c: Call) -> CallOut:
@@ -286,7 +299,22 @@ async def _detail(db: AsyncSession, call: Call) -> CallDetail:
     events = (
         await db.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.seq))
     ).all()
+    recordings = (
+        await db.scalars(select(Recording).where(Recording.call_id == call.id).order_by(Recording.created_at))
+    ).all()
     return CallDetail(
         **msgspec.structs.asdict(render(call)),
         events=[CallEventOut(seq=e.seq, at=e.at, kind=e.kind, source=e.source, data=e.data) for e in events],
+        recordings=[
+            CallRecordingOut(
+                id=r.id,
+                source=r.source,
+                external_id=r.external_id,
+                status=r.status,
+                url=r.url,
+                duration_s=r.duration_s,
+                created_at=r.created_at,
+            )
+            for r in recordings
+        ],
     )

@@ -97,6 +97,8 @@ class CallEdit:
     """What each status report did when the edit was last saved (duplicates dropped)."""
     saved_events: int = 0
     """How many events the last save wrote (0: everything it carried was recorded already)."""
+    ended: bool = False
+    """Whether the last save gave the call its first final status."""
 
     @property
     def snapshot(self) -> CallSnapshot:

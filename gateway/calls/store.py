@@ -46,6 +46,7 @@ from gateway.calls.edit import (
     snapshot_of,
 )
 from gateway.calls.lifecycle import Outcome
+from gateway.calls.metrics import call_ended, is_final
 from gateway.calls.recordings import RecordingReport, adopt_room_recordings, upsert_recording
 from gateway.db.batching import Batcher
 from gateway.db.database import Database
@@ -379,6 +380,7 @@ async def _insert_new(db: AsyncSession, edits: Sequence[CallEdit]) -> list[bool]
         if new:
             first = _first_events(edit)
             edit.saved_events = len(first)
+            edit.ended = is_final(edit.call.status)
             edit.outcomes = []
             events += _event_rows(first, edit.call.id, 1)
     if events:
@@ -400,6 +402,7 @@ _FOLDED = (*LIFECYCLE_COLUMNS, "end_reason")
 async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
     """Write the edit over the stored call `row` (locked): the caller's changed columns, the status reports folded
     into the stored lifecycle, the new events numbered on from the call's last, the recordings."""
+    ended_before = is_final(row.status)
     changed = edit._changed()
     for name, value in changed.items():
         setattr(row, name, value)
@@ -413,6 +416,7 @@ async def _apply(db: AsyncSession, row: Call, edit: CallEdit) -> list[Outcome]:
         await db.execute(insert(_EVENTS), _event_rows(kept, row.id, (last or 0) + 1))
     for report in edit._recordings:
         await upsert_recording(db, row.project_id, row, report)
+    edit.ended = not ended_before and is_final(row.status)
     return outcomes
 
 
@@ -473,7 +477,10 @@ def _event_rows(events: Sequence[PendingEvent], call_id: str, first_seq: int) ->
 
 
 def _settled(edit: CallEdit, row: Call) -> None:
-    """After a commit: the edit shows the call as stored, with nothing pending."""
+    """After a commit: the edit shows the call as stored, with nothing pending (and counted when it ended)."""
+    if edit.ended:
+        call_ended(row)
+        edit.ended = False
     edit.call = row  # no longer in a session: the call as stored
     edit.is_new = False
     edit._loaded = remembered(edit.call)

@@ -74,7 +74,7 @@ from gateway.ivr.loader import load_flow_text
 from gateway.ivr.problems import FlowInvalid, FlowProblem
 from gateway.ivr.registry import FlowInUse, FlowRegistry
 from gateway.ivr.run import FlowLookup
-from gateway.ivr.sensitive import input_is_sensitive, recorded_digits
+from gateway.ivr.sensitive import input_is_sensitive, recorded_digits, recorded_prompt
 from gateway.ivr.state import IvrContext, IvrState, Outcome, Turn, decode_state, encode_state
 from gateway.ivr.twiml import UnrenderableAction, render_twiml, twilio_event
 
@@ -121,6 +121,7 @@ __all__ = [
     "input_is_sensitive",
     "load_flow_text",
     "recorded_digits",
+    "recorded_prompt",
     "render_twiml",
     "start",
     "to_dot",

@@ -99,6 +99,9 @@ class ConnectAgent(_Action, frozen=True, tag="connect_agent"):
     agent: str
     overrides: dict[str, Any] = msgspec.field(default_factory=dict)
     timeout: int = 30
+    announcement: int = 0
+    """How many of the sounds just before this action announce the transfer ("Connecting you..."): an adapter
+    that finds the agent cannot take the call drops them, so the caller does not hear a promise that fails."""
 
 
 class HttpRequest(_Action, frozen=True, tag="http"):

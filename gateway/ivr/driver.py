@@ -44,7 +44,7 @@ def pending_request(turn: Turn) -> HttpRequest | None:
 
 
 def _merge(before: Turn, after: Turn) -> Turn:
-    return Turn(after.state, [*before.actions[:-1], *after.actions])
+    return Turn(after.state, [*before.actions[:-1], *after.actions], [*before.steps, *after.steps])
 
 
 def drive_sync(

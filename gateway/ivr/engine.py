@@ -19,6 +19,7 @@ from gateway.ivr.events import CallerHangup, Event
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.run import FlowLookup, Run
 from gateway.ivr.state import IvrContext, IvrState, Outcome, Turn
+from gateway.ivr.steps import step_type
 
 __all__ = ["MAX_STEPS_PER_TURN", "advance", "start"]
 
@@ -83,6 +84,7 @@ def _execute(run: Run, step_id: str) -> None:
             return
         run.step_id = step_id
         run.failures = run.timeouts = 0
+        run.steps_run.append(step_type(step))
         next_step = step.enter(run)
         if next_step is None:
             if run.wait != "done" and not _ends_in_wait(run):

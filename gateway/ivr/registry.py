@@ -1,7 +1,8 @@
 """The flows being served: loaded from a directory, validated together, reloaded when files change.
 
 A file that fails validation never replaces the version being served: the last good version stays, and
-the file's problems are reported (`problems`) until it is fixed. Each served version is identified by the
+the file's problems are reported (`problems`) until it is fixed. With `run_flow_tests` (the service) a new version
+must also pass the flow's own tests (`reload_tests`). Each served version is identified by the
 short sha256 of its bytes.
 """
 
@@ -22,6 +23,7 @@ from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.graph import FlowGraph, build_graph
 from gateway.ivr.loader import FLOW_ID, ParsedFlow, cross_check, parse_flow, to_loaded
 from gateway.ivr.problems import FlowInvalid, FlowProblem, errors_in
+from gateway.ivr.reload_tests import failing_tests
 
 __all__ = ["FLOW_SUFFIX", "FlowInUse", "FlowRegistry"]
 
@@ -37,8 +39,14 @@ class FlowInUse(Conflict):
 class FlowRegistry:
     """Flows of one directory (``<flow id>.yaml``), validated together. Safe to read from any thread."""
 
-    def __init__(self, flows_dir: Path) -> None:
+    def __init__(
+        self, flows_dir: Path, *, run_flow_tests: bool = False, allow_failing_tests: bool = False
+    ) -> None:
         self.flows_dir = Path(flows_dir)
+        self.run_flow_tests = run_flow_tests
+        """A new version goes live only when the flow's tests pass (else: reported like a lint error)."""
+        self.allow_failing_tests = allow_failing_tests
+        """Failing tests are warnings: the new version goes live anyway."""
         self._lock = threading.RLock()
         self._parsed: dict[str, ParsedFlow] = {}
         self._flows: dict[str, LoadedFlow] = {}
@@ -132,7 +140,36 @@ class FlowRegistry:
                 )
             if found:
                 problems[flow_id] = found
+        if self.run_flow_tests:
+            self._hold_back_failing(parsed, flows, problems)
         self._parsed, self._flows, self._problems = parsed, flows, problems
+
+    def _hold_back_failing(
+        self,
+        parsed: dict[str, ParsedFlow],
+        flows: dict[str, LoadedFlow],
+        problems: dict[str, list[FlowProblem]],
+    ) -> None:
+        """New versions whose own tests fail are not served (the last good version is), unless allowed."""
+        for flow_id, loaded in sorted(flows.items()):
+            current = self._flows.get(flow_id)
+            if current is not None and current.version == loaded.version:
+                continue
+            failing = self._failing_tests(parsed[flow_id], flows)
+            if not failing:
+                continue
+            found = [*problems.get(flow_id, []), *failing]
+            if errors_in(failing):
+                _log.warning("ivr flow tests fail", extra={"flow": flow_id, "first": str(failing[0])})
+                if current is not None:
+                    flows[flow_id] = current
+                    found.append(_shadowed(parsed[flow_id], current))
+                else:
+                    del flows[flow_id]
+            problems[flow_id] = found
+
+    def _failing_tests(self, item: ParsedFlow, flows: dict[str, LoadedFlow]) -> list[FlowProblem]:
+        return failing_tests(self.flows_dir, item.flow_id, item.file, flows, allowed=self.allow_failing_tests)
 
     # --- writing -----------------------------------------------------------------------------------------
 
@@ -150,6 +187,10 @@ class FlowRegistry:
             found = item.problems + cross_check(parsed, self._flows).get(flow_id, [])
             if item.flow is None or errors_in(found):
                 raise FlowInvalid(flow_id, found)
+            if self.run_flow_tests:
+                failing = self._failing_tests(item, {**self._flows, flow_id: to_loaded(item)})
+                if errors_in(failing):
+                    raise FlowInvalid(flow_id, [*found, *failing])
             _atomic_write(path, data)
             self._apply(parsed)
             loaded = self._flows[flow_id]

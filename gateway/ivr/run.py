@@ -60,6 +60,7 @@ class Run:
         self.versions = list(state.versions)
         self.outcome = state.outcome
         self.actions: list[Action] = []
+        self.steps_run: list[str] = []
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -197,4 +198,4 @@ class Run:
             answered=self.answered,
             outcome=self.outcome,
         )
-        return Turn(state, self.actions)
+        return Turn(state, self.actions, self.steps_run)

@@ -83,6 +83,8 @@ class IvrState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 class Turn(msgspec.Struct, frozen=True, gc=False):
     state: IvrState
     actions: list[Action]
+    steps: list[str] = msgspec.field(default_factory=list)
+    """The type of every step run during the turn, in order (for metrics)."""
 
 
 _decoder = msgspec.json.Decoder(IvrState)

@@ -6,6 +6,10 @@ The same series Litestar's `PrometheusMiddleware` records (`trunkline_requests_t
 method, route template and status), recorded more cheaply: that middleware builds a `Request`, label dicts and a
 wrapped `send` per request and looks every series up by its labels (~35 us per request, as much as a bare
 Litestar endpoint's whole handling); here the labelled series are looked up once and kept.
+
+Carrier webhooks are also counted by carrier and outcome (`trunkline_webhooks_total`): `accepted` (2xx),
+`refused` (401/403: signature or account), `invalid` (other 4xx), `error` (5xx). Call and IVR metrics are in
+`gateway.calls.metrics`.
 """
 
 from __future__ import annotations
@@ -28,9 +32,14 @@ IN_PROGRESS = Gauge(
     multiprocess_mode="livesum",
 )
 ERRORS = Counter(f"{PREFIX}_requests_error_total", "Total requests answered with a 5xx status", LABELS)
+WEBHOOKS = Counter(
+    f"{PREFIX}_webhooks_total", "Carrier and LiveKit webhooks received, by outcome", ("carrier", "outcome")
+)
+WEBHOOK_PATHS = {"/webhooks/livekit": "livekit"}
+"""Webhook route templates -> carrier (every path under `/carriers/<carrier>/` is that carrier's too)."""
 
 _in_progress: dict[tuple[str, str], Any] = {}
-_finished: dict[tuple[str, str, int], tuple[Any, Any, Any | None]] = {}
+_finished: dict[tuple[str, str, int], tuple[Any, Any, Any | None, Any | None]] = {}
 
 
 def started(method: str, path: str) -> None:
@@ -50,9 +59,31 @@ def finished(method: str, path: str, status: int, seconds: float) -> None:
             REQUESTS.labels(*labels),
             DURATION.labels(*labels),
             error,
+            _webhook_series(path, status),
         )
-    count, duration, error = series
+    count, duration, error, webhook = series
     count.inc()
     duration.observe(seconds)
     if error is not None:
         error.inc()
+    if webhook is not None:
+        webhook.inc()
+
+
+def webhook_carrier(path: str) -> str | None:
+    if path.startswith("/carriers/"):
+        return path.split("/")[2] or None
+    return WEBHOOK_PATHS.get(path)
+
+
+def webhook_outcome(status: int) -> str:
+    if status < 400:
+        return "accepted"
+    if status in (401, 403):
+        return "refused"
+    return "invalid" if status < 500 else "error"
+
+
+def _webhook_series(path: str, status: int) -> Any | None:
+    carrier = webhook_carrier(path)
+    return None if carrier is None else WEBHOOKS.labels(carrier, webhook_outcome(status))

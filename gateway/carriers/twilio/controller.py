@@ -83,7 +83,7 @@ class TwilioWebhookController(Controller):
         summary="Action URL of the gateway's TwiML: the caller's input, a recording or a dial result",
     )
     async def action(
-        self, request: Request[Any, Any, Any], state: State, turn: FromQuery[int] = 0
+        self, request: Request[Any, Any, Any], state: State, turn: FromQuery[int] = 1
     ) -> ASGIResponse:
         hook = await _signed(request, state)
         return _twiml(await answer_action(_runtime(state), hook, turn))

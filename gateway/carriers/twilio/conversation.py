@@ -3,9 +3,11 @@
 Any replica can continue a call: the IVR state, the answers already given (so a retried webhook gets the same
 answer), and where to go if the current `<Dial>` fails all live in the database, never in memory.
 
-Answers are numbered: the voice webhook's answer is turn 0; the answer to the input posted for turn k is turn k+1.
-Each answer's action URLs carry its turn (`?turn=k`), so a retried post (same URL, same body) is recognised and
-answered from `replies` instead of advancing the call twice.
+Answers are numbered from 1: the voice webhook's answer is turn 1; the answer to the input posted for turn k is
+turn k+1. Each answer's action URLs carry its turn (`?turn=k`), so a retried post (same URL, same body) is
+recognised and answered from `replies` instead of advancing the call twice. The call's events carry the same
+number: `turn` on `twilio.voice` / `twilio.input` / `twilio.answer`, `ivr.step` and `ivr.prompt` is the answer they
+belong to (an input also says which answer it replied to, `reply_to`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ CLAIM_SECONDS = 5.0
 
 
 class Conversation(msgspec.Struct, kw_only=True, omit_defaults=True):
-    turn: int = 0
-    """Number of the latest answer given (see the module docstring)."""
+    turn: int = 1
+    """Number of the latest answer given, from 1 (see the module docstring)."""
     replies: dict[str, str] = msgspec.field(default_factory=dict)
     """Request key (`voice` or a turn number) -> the TwiML answered, for retries; the last few only."""
     pending: dict[str, float] = msgspec.field(default_factory=dict)

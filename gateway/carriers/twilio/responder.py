@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.calls import metrics
 from gateway.calls.guard import DestinationRefused
 from gateway.calls.outbound import deep_merge
 from gateway.carriers.twilio import answers
@@ -28,6 +29,7 @@ from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
 from gateway.db.models import Call
 from gateway.ivr import (
+    Action,
     ConnectAgent,
     DialNumber,
     DialSip,
@@ -41,11 +43,14 @@ from gateway.ivr import (
     advance,
     drive,
     fetch_with_httpx,
+    recorded_prompt,
     render_twiml,
     start,
 )
 from gateway.ivr.driver import describe_lookup, pending_request
+from gateway.ivr.session import heard
 from gateway.livekit.bridging import bridge_credentials
+from routing.matching import requirements
 from routing.model import (
     AgentTarget,
     Decision,
@@ -65,9 +70,23 @@ MAX_IVR_RESOLUTIONS = 6
 
 
 class Unavailable(msgspec.Struct, frozen=True):
-    """A target that cannot take the call now; `key` is its routing requirement (`livekit`, `flow:main`...)."""
+    """A target that cannot take the call now; `key` is its routing requirement (`livekit`, `flow:main`...),
+    `reason` what the call record says about it."""
 
     key: str
+    reason: str
+
+
+def unavailable_reason(key: str) -> str:
+    """Why a routing requirement known before trying (`DirectoryAccount.unavailable`) cannot be met."""
+    kind, _, name = key.partition(":")
+    if kind == "agent":
+        return f"agent {name!r} not found in this project"
+    if kind == "flow":
+        return f"flow {name!r} is not loaded (missing, or its file has errors)"
+    if kind == "livekit":
+        return "LiveKit is not configured"
+    return f"{key} unavailable"
 
 
 class Responder:
@@ -81,6 +100,7 @@ class Responder:
         self.account = hook.account
         self.kind = "hangup"
         """What the answer does, for the call's events: ivr, bridge, forward, voicemail, reject, not_routed..."""
+        self._unavailable_told: set[tuple[str, str]] = set()
 
     @property
     def call(self) -> Call:
@@ -96,28 +116,50 @@ class Responder:
         unavailable = self.account.unavailable(livekit_ready=self.rt.livekit_ready(self.account))
         for _ in range(MAX_ROUTING_ATTEMPTS):
             decision = self.account.index.resolve(incoming, unavailable)
-            self._record_decision(decision)
+            self._record_decision(decision, unavailable)
             answer = await self.target(decision.target, decision)
             if isinstance(answer, str):
                 return answer
+            self._unavailable(decision.target, answer.reason)
             unavailable = unavailable | {answer.key}
         self.kind = "unavailable"
         self.call.end_reason = "not routed: every target was unavailable"
         return answers.goodbye(answers.UNAVAILABLE_MESSAGE)
 
-    def _record_decision(self, decision: Decision) -> None:
+    def _record_decision(self, decision: Decision, unavailable: frozenset[str]) -> None:
         self.call.route_id = decision.route_id
         self.call.routing = msgspec.to_builtins(decision)
+        for entry in decision.trace:
+            route = self.account.routes_by_id.get(entry.route_id)
+            if route is None or not (entry.outcome == "unavailable" or entry.route_id == decision.route_id):
+                continue
+            passed_over = [route.target] if entry.outcome == "matched" and decision.used_fallback else []
+            if entry.outcome == "unavailable":
+                passed_over = [route.target, *([route.fallback] if route.fallback is not None else [])]
+            for target in passed_over:
+                for key in sorted(requirements(target) & unavailable):
+                    self._unavailable(target, unavailable_reason(key), route_id=entry.route_id)
         self.ex.event(
             "routing.decided",
             {
                 "route_id": decision.route_id,
+                "route_name": decision.route_name,
                 "target": target_label(decision.target),
                 "reason": decision.reason,
                 "used_fallback": decision.used_fallback,
             },
             source="gateway",
         )
+
+    def _unavailable(self, target: Target, reason: str, *, route_id: str | None = None) -> None:
+        """Record why a target could not take the call (the caller goes elsewhere or hears an apology), once."""
+        if (target_label(target), reason) in self._unavailable_told:
+            return
+        self._unavailable_told.add((target_label(target), reason))
+        data: dict[str, Any] = {"target": target_label(target), "reason": reason}
+        if route_id is not None:
+            data["route_id"] = route_id
+        self.ex.event("target.unavailable", data, source="gateway")
 
     def _route_fallback(self, decision: Decision | None) -> Target | None:
         if decision is None or decision.route_id is None or decision.used_fallback:
@@ -134,15 +176,15 @@ class Responder:
             case AgentTarget(agent=name, overrides=overrides):
                 agent = self.account.agents.get(name)
                 if agent is None:
-                    return Unavailable(f"agent:{name}")
+                    return Unavailable(f"agent:{name}", unavailable_reason(f"agent:{name}"))
                 dial = await self.bridge(agent, deep_merge(agent.config, overrides))
-                if dial is None:
-                    return Unavailable("livekit")
+                if isinstance(dial, Unavailable):
+                    return dial
                 self.kind = "bridge"
                 self.ex.conversation.fallback = self._route_fallback(decision)
                 return render_twiml([dial], action_url=self.action_url())
             case ForwardTarget():
-                refused = self._refused(target.number or target.sip_uri or "")
+                refused = self._refused(target.number or target.sip_uri or "", target_label(target))
                 if refused is not None:
                     return await self._forward_refused(refused, decision)
                 self.kind = "forward"
@@ -167,12 +209,17 @@ class Responder:
                 self.call.sip_status = self.call.sip_status or target.sip_status
                 return answers.reject(target)
 
-    def _refused(self, destination: str) -> DestinationRefused | None:
+    def _refused(self, destination: str, target: str) -> DestinationRefused | None:
         """Why the project's calls may not go to `destination` (the toll-fraud guard), or None."""
         try:
             self.account.destinations.check(destination)
         except DestinationRefused as refused:
             self.ex.event("transfer.refused", {"reason": refused.detail}, source="gateway")
+            self.ex.event(
+                "target.unavailable",
+                {"target": target, "reason": f"destination refused: {refused.detail}"},
+                source="gateway",
+            )
             return refused
         return None
 
@@ -190,14 +237,16 @@ class Responder:
 
     async def bridge(
         self, agent: AgentInfo, config: dict[str, Any], ring_seconds: int = 30
-    ) -> DialSip | None:
-        """Room and dispatch in LiveKit, then the `<Dial><Sip>` into it; None when LiveKit cannot take the call."""
+    ) -> DialSip | Unavailable:
+        """Room and dispatch in LiveKit, then the `<Dial><Sip>` into it; why not when LiveKit cannot take the
+        call."""
         credentials = self.account.livekit
         sip = self.rt.settings.livekit_sip_uri
         conversation = self.ex.conversation
         if credentials is None or not sip:
-            self.ex.event("bridge.failed", {"agent": agent.name, "reason": "LiveKit is not configured"})
-            return None
+            reason = "LiveKit is not configured"
+            self.ex.event("bridge.failed", {"agent": agent.name, "reason": reason})
+            return Unavailable("livekit", reason)
         call = self.call
         request = BridgeRequest(
             call_id=call.id,
@@ -221,7 +270,7 @@ class Responder:
                 "agent bridge failed: %s", failure.reason, extra={"call_id": call.id, "agent": agent.name}
             )
             self.ex.event("bridge.failed", {"agent": agent.name, "reason": failure.reason}, source="livekit")
-            return None
+            return Unavailable("livekit", f"LiveKit could not take the call: {failure.reason}")
         if agent.name not in conversation.dispatched:
             conversation.dispatched.append(agent.name)
         call.livekit_room = request.room
@@ -234,7 +283,7 @@ class Responder:
     async def start_flow(self, flow_id: str, variables: dict[str, str] | None = None) -> str | Unavailable:
         loaded = self.rt.flows.get(flow_id)
         if loaded is None:
-            return Unavailable(f"flow:{flow_id}")
+            return Unavailable(f"flow:{flow_id}", unavailable_reason(f"flow:{flow_id}"))
         call = self.call
         call.flow_id, call.flow_version = loaded.id, loaded.version
         # The flow's caller is the person on the line: the callee of an outbound call.
@@ -253,9 +302,9 @@ class Responder:
     async def _fetch(self, request: HttpRequest) -> HttpResult:
         started = time.monotonic()
         result = await fetch_with_httpx(self.rt.http, request)
-        self.ex.event(
-            "ivr.lookup", describe_lookup(request, result, time.monotonic() - started), source="gateway"
-        )
+        described = describe_lookup(request, result, time.monotonic() - started)
+        self.ex.event("ivr.lookup", described, source="gateway")
+        metrics.ivr_lookup(str(described["outcome"]))
         return result
 
     async def run_ivr(self, turn: Turn) -> str:
@@ -268,38 +317,60 @@ class Responder:
                 continue
             last = turn.actions[-1] if turn.actions else None
             if isinstance(last, DialNumber | DialSip) and CALL_ID_HEADER not in getattr(last, "headers", {}):
-                if self._refused(last.number if isinstance(last, DialNumber) else last.uri) is None:
+                destination = last.number if isinstance(last, DialNumber) else last.uri
+                kind = "number" if isinstance(last, DialNumber) else "sip"
+                if self._refused(destination, kind) is None:
                     break
-                after = advance(turn.state, TransferResult(status="failed"), flows, now=self.rt.now())
-                turn = Turn(after.state, [*turn.actions[:-1], *after.actions])
+                turn = self._transfer_failed(turn, turn.actions[:-1])
                 continue
             if not isinstance(last, ConnectAgent):
                 break
             agent = self.account.agents.get(last.agent)
-            dial = None
             if agent is not None:
                 dial = await self.bridge(agent, deep_merge(agent.config, last.overrides), last.timeout)
             else:
+                dial = Unavailable(f"agent:{last.agent}", unavailable_reason(f"agent:{last.agent}"))
                 self.ex.event("bridge.failed", {"agent": last.agent, "reason": "no such agent"})
-            if dial is not None:
-                turn = Turn(turn.state, [*turn.actions[:-1], dial])
+            if not isinstance(dial, Unavailable):
+                turn = Turn(turn.state, [*turn.actions[:-1], dial], turn.steps)
                 break
-            after = advance(turn.state, TransferResult(status="failed"), flows, now=self.rt.now())
-            turn = Turn(after.state, [*turn.actions[:-1], *after.actions])
+            self.ex.event(
+                "target.unavailable",
+                {"target": f"agent:{last.agent}", "reason": dial.reason},
+                source="gateway",
+            )
+            # The caller is not told "connecting you" when the gateway already knows nobody will answer.
+            kept = turn.actions[: len(turn.actions) - 1 - last.announcement]
+            turn = self._transfer_failed(turn, kept)
+        return self._render_turn(turn)
+
+    def _transfer_failed(self, turn: Turn, kept: list[Action]) -> Turn:
+        """The flow's transfer could not be tried: the flow goes on as after a failed transfer."""
+        after = advance(turn.state, TransferResult(status="failed"), self.rt.flows, now=self.rt.now())
+        return Turn(after.state, [*kept, *after.actions], [*turn.steps, *after.steps])
+
+    def _render_turn(self, turn: Turn) -> str:
         state = turn.state
         self.ex.conversation.ivr = state
         self.kind = "ivr"
+        metrics.ivr_steps(turn.steps)
+        number = self.ex.conversation.turn
         self.ex.event(
             "ivr.step",
             {
+                "turn": number,
                 "flow": state.flow,
                 "step": state.step,
                 "wait": state.wait,
                 "version": state.versions[-1] if state.versions else None,
                 "actions": [type(action).__name__ for action in turn.actions],
+                "steps_run": turn.steps,
+                **({"outcome": str(state.outcome)} if state.outcome is not None else {}),
             },
             source="gateway",
         )
+        for text in heard(turn.actions):
+            self.ex.event("ivr.prompt", {"turn": number, "text": recorded_prompt(text)}, source="gateway")
         last = turn.actions[-1] if turn.actions else None
         if isinstance(last, DialNumber) or (isinstance(last, DialSip) and CALL_ID_HEADER not in last.headers):
             self.ex.event("transfer.requested", {"to": "number" if isinstance(last, DialNumber) else "sip"})

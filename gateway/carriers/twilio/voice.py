@@ -3,7 +3,7 @@
 - Inbound: a new call record (numbers in E.164, trunk of the dialled number, ringing), routed and answered.
 - Outbound (placed through `POST /v1/calls`): the record is found again by `?call=` or CallSid, and the requested
   flow runs or the requested agent is bridged.
-- Action URLs (`/carriers/twilio/ivr?turn=k`) carry the caller's input, a recording or a dial result back and
+- Action URLs (`/carriers/twilio/ivr?turn=k`, k from 1) carry the caller's input, a recording or a dial result back and
   advance the call. Retries of any of these get the stored answer and change nothing.
 """
 
@@ -23,7 +23,7 @@ from gateway.carriers.twilio.callbacks import recording_rank
 from gateway.carriers.twilio.conversation import CLAIM_SECONDS, VOICE, Conversation, load
 from gateway.carriers.twilio.exchange import CallExists, Exchange
 from gateway.carriers.twilio.params import VoiceRequest, parse_form
-from gateway.carriers.twilio.responder import Responder
+from gateway.carriers.twilio.responder import Responder, Unavailable
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
 from gateway.db.models import Call
@@ -260,7 +260,7 @@ async def _answer_outbound(responder: Responder, exchange: Exchange) -> str:
         if agent is not None:
             config = call.meta.get("agent_config", agent.config)
             dial = await responder.bridge(agent, config)
-            if dial is not None:
+            if not isinstance(dial, Unavailable):
                 responder.kind = "bridge"
                 return render_twiml([dial], action_url=responder.action_url())
         exchange.call.end_reason = "agent unavailable"
@@ -278,8 +278,13 @@ def describe_input(event: Event, params: dict[str, str], sensitive: bool = True)
             return {"input": "digits", "digits": recorded_digits(digits, sensitive)}
         case Speech(confidence=confidence):
             return {"input": "speech", "confidence": confidence}
-        case RecordResult(duration=duration):
-            return {"input": "recording", "duration": duration, "recording_sid": params.get("RecordingSid")}
+        case RecordResult(url=url, duration=duration):
+            return {
+                "input": "recording",
+                "duration": duration,
+                "recording_sid": params.get("RecordingSid"),
+                "recording_url": url or None,
+            }
         case TransferResult(status=status):
             code = params.get("DialSipResponseCode")
             return {
@@ -310,7 +315,9 @@ async def answer_action(runtime: TwilioRuntime, hook: SignedWebhook, turn: int) 
     exchange = Exchange(runtime.store, edit, conversation)
     event = twilio_event(hook.params)
     sensitive = input_is_sensitive(conversation.ivr, runtime.flows)
-    webhook = exchange.event("twilio.input", {"turn": turn, **describe_input(event, hook.params, sensitive)})
+    webhook = exchange.event(
+        "twilio.input", {"turn": turn + 1, "reply_to": turn, **describe_input(event, hook.params, sensitive)}
+    )
     if isinstance(event, RecordResult) and hook.first("RecordingSid"):
         edit.recording(
             RecordingReport(

@@ -96,7 +96,8 @@ class TransferStep(StepBase, frozen=True, tag="transfer"):
                 )
 
     def enter(self, run: Run) -> str | None:
-        run.emit(*run.sounds(self.prompt))
+        announcement = run.sounds(self.prompt)
+        run.emit(*announcement)
         caller_id = _number_or_none(run.text(self.caller_id)) if self.caller_id is not None else None
         if self.agent is not None:
             run.transfer(
@@ -104,6 +105,7 @@ class TransferStep(StepBase, frozen=True, tag="transfer"):
                     agent=run.text(self.agent),
                     overrides=_render_overrides(run, self.overrides),
                     timeout=self.timeout,
+                    announcement=len(announcement),
                 )
             )
         elif self.number is not None:

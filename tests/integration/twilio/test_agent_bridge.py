@@ -103,7 +103,7 @@ def test_a_caller_is_bridged_to_the_agent_in_a_prepared_room(database_url: str, 
         kinds = [event["kind"] for event in record["events"]]
         assert "bridge.ready" in kinds
         (answer,) = [e["data"] for e in record["events"] if e["kind"] == "twilio.answer"]
-        assert answer == {"turn": 0, "answer": "bridge"}
+        assert answer == {"turn": 1, "answer": "bridge"}
         assert kinds.index("bridge.ready") < kinds.index("twilio.answer")
 
 

@@ -86,7 +86,7 @@ def test_refused_requests_get_403_a_log_line_and_change_nothing(
         "garbage signature": post(gw, params, signature="bm90IGEgc2lnbmF0dXJl"),
         "status unsigned": post(gw, params, path="/carriers/twilio/status", signature=""),
         "recording unsigned": post(gw, params, path="/carriers/twilio/recording", signature=""),
-        "action unsigned": post(gw, params, path="/carriers/twilio/ivr?turn=0", signature=""),
+        "action unsigned": post(gw, params, path="/carriers/twilio/ivr?turn=1", signature=""),
     }
     assert {name: r.status_code for name, r in cases.items()} == dict.fromkeys(cases, 403)
     for response in cases.values():
@@ -113,7 +113,7 @@ def test_refused_requests_get_403_a_log_line_and_change_nothing(
         ({"To": None, "From": None}, "/carriers/twilio/voice", "From"),
         ({"CallStatus": "teleported"}, "/carriers/twilio/status", "CallStatus"),
         ({"Timestamp": "yesterday"}, "/carriers/twilio/status", "Timestamp"),
-        ({"CallSid": None}, "/carriers/twilio/ivr?turn=0", "CallSid"),
+        ({"CallSid": None}, "/carriers/twilio/ivr?turn=1", "CallSid"),
         ({}, "/carriers/twilio/recording", "RecordingSid"),
     ],
 )
@@ -142,6 +142,7 @@ def test_a_call_to_a_number_without_a_route_is_answered_and_recorded(gw: Gateway
     assert decided == [
         {
             "route_id": None,
+            "route_name": None,
             "target": "reject:unavailable",
             "reason": "no route matched",
             "used_fallback": False,
@@ -191,7 +192,7 @@ def test_behind_a_trusted_proxy_the_forwarded_url_is_the_signed_one(
         }
         answer = httpx.post(gw.url + "/carriers/twilio/voice", content=urlencode(params), headers=headers)
         assert answer.status_code == 200
-        assert 'action="https://gw.example.com/carriers/twilio/ivr?turn=0"' in answer.text
+        assert 'action="https://gw.example.com/carriers/twilio/ivr?turn=1"' in answer.text
         direct = httpx.post(
             gw.url + "/carriers/twilio/voice",
             content=urlencode(voice_params()),

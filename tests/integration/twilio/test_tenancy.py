@@ -64,7 +64,10 @@ def test_each_project_answers_its_own_account(database_url: str, tmp_path: Path)
 
         (their_call,) = theirs
         assert their_call["carrier_call_id"] == refused.call_sid
-        assert their_call["end_reason"] == f"rejected (busy): route {their_call['route_id']!r} matched"
+        assert (
+            their_call["end_reason"]
+            == f"rejected (busy): route 'busy line' ({their_call['route_id']}) matched"
+        )
         assert their_call["sip_status"] == 486
         assert their_call["to_number"] == OTHER_NUMBER
         ours = [c["carrier_call_id"] for c in gw.calls()]

@@ -403,6 +403,7 @@ def test_transfer_actions() -> None:
     assert call.turn.actions[-1] == ConnectAgent(
         agent="support",
         overrides={"ticket": "+447911123000", "nested": {"list": ["CA" + "1" * 32, 3]}, "temperature": 0.2},
+        announcement=1,
     )
     assert texts(call.turn.actions) == ["Connecting."]
     call = session(loaded)
