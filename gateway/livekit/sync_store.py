@@ -22,6 +22,10 @@ from routing.model import ProjectRouting
 
 from .desired import Kind
 
+ROUTES_KEY = "routes"
+"""A compiled rule row's `sync_state` key: {number: route id} for the numbers whose route was decided when
+compiling (the webhook links an inbound call to its route through the rule that admitted it)."""
+
 QUIET = "trunkline.livekit_sync"
 """`session.info` key: this session's commits are the reconciler's own (no new sync is triggered)."""
 
@@ -124,10 +128,12 @@ async def write_back(
     database: Database,
     stored: Stored,
     compiled: list[dispatch.SIPDispatchRuleInfo] | None,
+    routes: dict[str, dict[str, str]],
     livekit_trunk_ids: dict[str, str],
     now: datetime,
 ) -> None:
-    """Store LiveKit ids and sync states; with `compiled` (a complete run), mirror the compiled rules as rows."""
+    """Store LiveKit ids and sync states; with `compiled` (a complete run), mirror the compiled rules as rows,
+    each with the route decided for each of its numbers (`routes`: rule name -> number -> route id)."""
     outcomes = stored.outcomes
     async with database.session() as db:
         db.info[QUIET] = True
@@ -153,7 +159,7 @@ async def write_back(
                 )
         if compiled is not None:
             gateway_trunks = {livekit_id: trunk_id for trunk_id, livekit_id in livekit_trunk_ids.items()}
-            await _mirror_compiled(db, stored, compiled, gateway_trunks, now)
+            await _mirror_compiled(db, stored, compiled, routes, gateway_trunks, now)
         await db.commit()
 
 
@@ -161,6 +167,7 @@ async def _mirror_compiled(
     db: AsyncSession,
     stored: Stored,
     compiled: list[dispatch.SIPDispatchRuleInfo],
+    routes: dict[str, dict[str, str]],
     gateway_trunks: dict[str, str],
     now: datetime,
 ) -> None:
@@ -174,8 +181,15 @@ async def _mirror_compiled(
         kind, spec = compiled_spec(rule, gateway_trunks)
         previous = row.sync_state if row is not None else {}
         state = _state(outcome, previous, now) if outcome is not None else previous
-        state = {**state, "key": rule.name, "numbers": rule.numbers}
+        state = {**state, "key": rule.name, "numbers": rule.numbers, ROUTES_KEY: routes.get(rule.name, {})}
         livekit_id = outcome.livekit_id if outcome is not None else (row.livekit_rule_id if row else None)
+        if row is not None and (row.kind, row.spec, row.livekit_rule_id, row.sync_state) == (
+            kind,
+            spec,
+            livekit_id,
+            state,
+        ):
+            continue  # unchanged: no write, so a change-triggered run's writes do not grow with the project
         if row is None:
             db.add(
                 DispatchRule(
