@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,6 +146,8 @@ class SyncLoop:
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()
         self._full: set[str] = set()
+        self._last_full = -math.inf
+        """When the last full round (every project, everything LiveKit holds) started (monotonic)."""
         self._gone: dict[str, list[Gone]] = {}
         self._everything = True
         self._idle = asyncio.Event()
@@ -178,8 +182,9 @@ class SyncLoop:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             await asyncio.sleep(DEBOUNCE)
             self._wake.clear()
-            if delay >= self._interval or not (self._dirty or self._everything):
-                self._everything = True
+            drift_due = time.monotonic() - self._last_full >= self._interval
+            if drift_due or not (self._dirty or self._everything):
+                self._everything = True  # the drift check (or a retry with nothing particular to do)
             try:
                 healthy = await self._turn()
             except Exception:  # the loop must survive anything one run does; the next run retries
@@ -191,7 +196,8 @@ class SyncLoop:
             self.failures = 0 if healthy else self.failures + 1
             if not self._wake.is_set():
                 self._idle.set()
-            delay = self._interval if healthy else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
+            until_drift = max(0.0, self._interval - (time.monotonic() - self._last_full))
+            delay = until_drift if healthy else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
 
     async def _turn(self) -> bool | None:
         """One round if this replica may run one now (None: another replica is running its own)."""
@@ -203,6 +209,7 @@ class SyncLoop:
     async def _once(self) -> bool:
         everything = self._everything
         if everything:
+            self._last_full = time.monotonic()
             projects = [p.id for p in await sync_store.all_projects(self._database)]
             targets = set(projects) | self._dirty
         else:
