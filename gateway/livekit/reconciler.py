@@ -79,7 +79,7 @@ class _Run:
         self.dry_run = dry_run
         self.full = full
         self.gone = list(gone)
-        self.statuses = _statuses(stored)
+        self.statuses = store.statuses(stored)
         self.done: list[Op] = []
         self.errors: list[str] = []
         self.trunk_ids: dict[str, str] = {}
@@ -317,17 +317,21 @@ class _Run:
         for trunk in stored.trunks:
             kind: want.Kind = "inbound_trunk" if trunk.direction == "inbound" else "outbound_trunk"
             states.append(
-                _state(kind, trunk.id, trunk.name, trunk.livekit_trunk_id, trunk.sync_state, stored)
+                store.object_state(
+                    kind, trunk.id, trunk.name, trunk.livekit_trunk_id, trunk.sync_state, stored
+                )
             )
         for rule in stored.manual_rules:
             states.append(
-                _state("dispatch_rule", rule.id, rule.name, rule.livekit_rule_id, rule.sync_state, stored)
+                store.object_state(
+                    "dispatch_rule", rule.id, rule.name, rule.livekit_rule_id, rule.sync_state, stored
+                )
             )
         compiled = {rule.name for rule in self.compiled or []} | set(stored.compiled_rows)
         for key in sorted(compiled):
             row = stored.compiled_rows.get(key)
             livekit_id, sync_state = (row.livekit_rule_id, row.sync_state) if row else (None, {})
-            states.append(_state("dispatch_rule", key, key, livekit_id, sync_state, stored))
+            states.append(store.object_state("dispatch_rule", key, key, livekit_id, sync_state, stored))
         return states
 
 
@@ -369,7 +373,7 @@ class Reconciler:
         credentials = self._clients.credentials(stored.project)
         assert credentials is not None
         bridge = bridge_credentials(project_id, credentials.api_secret)
-        full = full or dry_run or not _ever_synced(stored)
+        full = full or dry_run or not store.ever_synced(stored)
         livekit = await self._clients.get(stored.project)
         run = _Run(livekit, stored, dry_run=dry_run, bridge=bridge, full=full, gone=gone)
         status: SyncStatus
@@ -418,52 +422,3 @@ class Reconciler:
             errors=errors,
             objects=objects,
         )
-
-
-def _statuses(stored: store.Stored) -> dict[str, object]:
-    """Each stored object's last sync status, by its key."""
-    statuses: dict[str, object] = {
-        key: row.sync_state.get("status") for key, row in stored.compiled_rows.items()
-    }
-    statuses.update((rule.id, rule.sync_state.get("status")) for rule in stored.manual_rules)
-    statuses.update((trunk.id, trunk.sync_state.get("status")) for trunk in stored.trunks)
-    return statuses
-
-
-def _ever_synced(stored: store.Stored) -> bool:
-    """Whether an earlier run reached LiveKit (a first sync is a full one: it also places the bridge objects)."""
-    return any(t.livekit_trunk_id for t in stored.trunks) or any(
-        r.livekit_rule_id for r in [*stored.manual_rules, *stored.compiled_rows.values()]
-    )
-
-
-def _state(
-    kind: want.Kind,
-    key: str,
-    name: str,
-    livekit_id: str | None,
-    sync_state: dict[str, object],
-    stored: store.Stored,
-) -> store.ObjectState:
-    outcome = stored.outcomes.get(key)
-    if outcome is not None:
-        return store.ObjectState(
-            kind=kind,
-            object_id=key,
-            name=name,
-            livekit_id=outcome.livekit_id,
-            status=outcome.status,
-            error=outcome.error,
-        )
-    status = sync_state.get("status")
-    synced_at = sync_state.get("synced_at")
-    error = sync_state.get("error")
-    return store.ObjectState(
-        kind=kind,
-        object_id=key,
-        name=name,
-        livekit_id=livekit_id,
-        status=status if status in ("synced", "error", "blocked") else "pending",
-        error=error if isinstance(error, str) else None,
-        synced_at=datetime.fromisoformat(synced_at) if isinstance(synced_at, str) else None,
-    )

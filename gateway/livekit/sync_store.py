@@ -215,3 +215,52 @@ async def all_projects(database: Database) -> list[Project]:
     async with database.session() as db:
         db.info[QUIET] = True
         return list((await db.scalars(select(Project).order_by(Project.id))).all())
+
+
+def statuses(stored: Stored) -> dict[str, object]:
+    """Each stored object's last sync status, by its key."""
+    statuses: dict[str, object] = {
+        key: row.sync_state.get("status") for key, row in stored.compiled_rows.items()
+    }
+    statuses.update((rule.id, rule.sync_state.get("status")) for rule in stored.manual_rules)
+    statuses.update((trunk.id, trunk.sync_state.get("status")) for trunk in stored.trunks)
+    return statuses
+
+
+def ever_synced(stored: Stored) -> bool:
+    """Whether an earlier run reached LiveKit (a first sync is a full one: it also places the bridge objects)."""
+    return any(t.livekit_trunk_id for t in stored.trunks) or any(
+        r.livekit_rule_id for r in [*stored.manual_rules, *stored.compiled_rows.values()]
+    )
+
+
+def object_state(
+    kind: Kind,
+    key: str,
+    name: str,
+    livekit_id: str | None,
+    sync_state: dict[str, object],
+    stored: Stored,
+) -> ObjectState:
+    outcome = stored.outcomes.get(key)
+    if outcome is not None:
+        return ObjectState(
+            kind=kind,
+            object_id=key,
+            name=name,
+            livekit_id=outcome.livekit_id,
+            status=outcome.status,
+            error=outcome.error,
+        )
+    status = sync_state.get("status")
+    synced_at = sync_state.get("synced_at")
+    error = sync_state.get("error")
+    return ObjectState(
+        kind=kind,
+        object_id=key,
+        name=name,
+        livekit_id=livekit_id,
+        status=status if status in ("synced", "error", "blocked") else "pending",
+        error=error if isinstance(error, str) else None,
+        synced_at=datetime.fromisoformat(synced_at) if isinstance(synced_at, str) else None,
+    )
