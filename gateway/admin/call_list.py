@@ -39,18 +39,24 @@ def calls_query(
     after: str | None = None,
     limit: int = 50,
 ) -> Select[Any]:
-    """Calls of the project matching the filters; `crud.page` adds `id > after`, the order and the limit."""
+    """Calls of the project matching the filters, after the id `after`; `crud.page` adds the order and the limit.
+
+    The id gets one lower bound (the later of `after` and `since`'s), so an index range starts where the page
+    does: two lower bounds on one column make SQLite range over one and filter on the other."""
     conditions: list[ColumnElement[bool]] = [Call.project_id == project_id]
     if status:
         conditions.append(Call.status == status)
     if direction:
         conditions.append(Call.direction == direction)
+    first = id_at(since - ID_SKEW) if since else None
     if since:
-        conditions += [Call.created_at >= since, Call.id >= id_at(since - ID_SKEW)]
+        conditions.append(Call.created_at >= since)
+    if after and (first is None or after >= first):
+        conditions.append(Call.id > after)
+    elif first is not None:
+        conditions.append(Call.id >= first)
     if until:
         conditions += [Call.created_at < until, Call.id < id_at(until + ID_SKEW)]
-    if after:
-        conditions.append(Call.id > after)
     if not number:
         return select(Call).where(*conditions)
     sides = [

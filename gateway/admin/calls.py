@@ -126,7 +126,7 @@ class CallController(Controller):
             after=after,
             limit=limit,
         )
-        return await page(db, stmt, Call, limit, after, render)
+        return await page(db, stmt, Call, limit, None, render)  # `calls_query` placed `after` already
 
     @post(
         operation_id="createCall",
