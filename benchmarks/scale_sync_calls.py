@@ -247,9 +247,9 @@ def calls_phase(url: str, work: Path, calls: int) -> dict[str, Any]:
             seconds = time.perf_counter() - started
             if database.engine.dialect.name == "postgresql":
                 async with database.engine.connect() as connection:
-                    await (await connection.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql(
-                        "ANALYZE calls; ANALYZE call_events"
-                    )
+                    autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    for table in ("calls", "call_events"):
+                        await autocommit.exec_driver_sql(f"ANALYZE {table}")
             return ids, seconds
         finally:
             await database.dispose()
@@ -377,9 +377,11 @@ def main() -> None:
         ):
             base = Path(tmp)
             small = _phase("sync", url_for("sync_small"), base / "small", 10)
+            print(f"{engine}: sync@10 {small}", flush=True)
             large = _phase("sync", url_for("sync_large"), base / "large", args.routes)
+            print(f"{engine}: sync@{args.routes} {large}", flush=True)
             calls = _phase("calls", url_for("calls"), base / "calls", args.calls)
-            print(f"{engine}: sync@10 {small}\n{engine}: sync@{args.routes} {large}\n{engine}: calls {calls}")
+            print(f"{engine}: calls {calls}", flush=True)
             results[engine] = {
                 "livekit_calls_one_change_at_10_routes": small["livekit_calls_one_change"],
                 f"livekit_calls_one_change_at_{args.routes}_routes": large["livekit_calls_one_change"],
