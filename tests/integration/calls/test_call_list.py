@@ -115,6 +115,10 @@ def test_keyset_pages_of_every_filter_list_exactly_the_matching_calls_in_id_orde
         expected = sorted(r["id"] for r in rows if _matches(r, params))
         assert expected, params
         assert _all_pages(api, params) == expected, params
+    since = {"since": (NOW - timedelta(hours=20)).isoformat(), "limit": "5"}
+    first = api.get("/v1/calls", params=since).json()["items"]
+    older_after = api.get("/v1/calls", params={**since, "after": sorted(r["id"] for r in rows)[3]}).json()
+    assert older_after["items"] == first, "an `after` older than `since` starts the page at `since`"
 
 
 PLANS = {
