@@ -19,6 +19,7 @@ from gateway.admin import CONTROLLERS
 from gateway.auth.principal import role_guard
 from gateway.bootstrap import first_run_key, start_up
 from gateway.calls.guard import CallRateLimit
+from gateway.calls.retention import retention_task
 from gateway.calls.store import CallStore
 from gateway.carriers.twilio import wiring as twilio_wiring
 from gateway.db.database import Database
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 ),
                 twilio_wiring.runtime(app, settings),
                 livekit_wiring.runtime(app, settings),
+                retention_task(database, settings.call_retention_days),
             ):
                 yield
         finally:

@@ -118,6 +118,10 @@ class Settings:
     """Requests one API key may make to /v1 per minute (then 429 until the minute ends); shared by replicas on
     PostgreSQL. 0: no limit."""
 
+    call_retention_days: int = field(default=0, metadata={"env": "TRUNKLINE_CALL_RETENTION_DAYS"})
+    """Delete calls (with their events, recordings and transcripts) older than this many days, hourly, in small
+    batches. 0: keep calls forever."""
+
     @property
     def async_database_url(self) -> str:
         url = self.database_url

@@ -8,12 +8,17 @@ walked in order, as `resolve` would:
   the gateway's own agent (`router_agent`) with the decided target in the metadata;
 - if a route with caller, header or schedule conditions comes first, LiveKit cannot express it: the number
   goes to `router_agent` with mode "resolve", and the agent calls `routing` at job start.
-Numbers with the same outcome on the same trunk share one rule. `needs_runtime` lists every route (None for
-the project default / no match) sent to `router_agent`, and why.
+Numbers with the same outcome on the same trunk share one rule: routes with the same target and dispatch options
+compile to one rule (per trunk), so 10,000 routes to one agent make one rule per trunk, not 10,000. Such a shared
+rule cannot name one route in its attributes, so `routes` maps each rule's numbers to the route decided for them
+(the gateway stores it with the rule and links an inbound call to its route by the rule that admitted it and the
+number dialled). `needs_runtime` lists every route (None for the project default / no match) sent to
+`router_agent`, and why.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 import msgspec
@@ -57,6 +62,9 @@ class RuntimeNeed(msgspec.Struct, frozen=True, kw_only=True):
 class CompiledRules(msgspec.Struct, frozen=True, kw_only=True):
     rules: list[SIPDispatchRuleInfo]
     needs_runtime: list[RuntimeNeed]
+    routes: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    """Rule name -> {number: the route decided for it when compiling}; numbers decided at call time (or by the
+    project default) are absent."""
 
 
 class _Plan(msgspec.Struct, frozen=True):
@@ -67,7 +75,7 @@ class _Plan(msgspec.Struct, frozen=True):
     options: DispatchOptions
     label: str
     route_id: str | None = None
-    """The route decided when compiling (None: decided at call time, or no route matches)."""
+    """Set only when the rule must be the route's own (a fallback, checked at call time for that route)."""
     agent: str | None = None
     """The agent the route targets, when it targets one."""
 
@@ -82,25 +90,32 @@ def compile_dispatch(
     """
     index = ProjectIndex(table)
     needs: dict[tuple[str | None, str], None] = {}
-    groups: dict[tuple[str, _Plan], list[str]] = {}
+    groups: dict[tuple[str, _Plan], dict[str, str | None]] = {}
     for trunk in sorted(numbers_by_trunk):
         region = index.region_for(trunk)
         for raw in numbers_by_trunk[trunk]:
             number = raw if is_canonical_e164(raw) else normalize(raw, region).e164
-            plan = _plan(index, trunk, number, router_agent, needs)
-            groups.setdefault((trunk, plan), []).append(number)
-    rules = [
-        _rule(table.project_id, trunk, plan, sorted(set(numbers)))
-        for (trunk, plan), numbers in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1].label))
-    ]
+            plan, route_id = _plan(index, trunk, number, router_agent, needs)
+            groups.setdefault((trunk, plan), {})[number] = route_id
+    rules: list[SIPDispatchRuleInfo] = []
+    routes: dict[str, dict[str, str]] = {}
+    for (trunk, plan), decided in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1].label)):
+        rule = _rule(table.project_id, trunk, plan, sorted(decided))
+        rules.append(rule)
+        by_number = {number: route for number, route in sorted(decided.items()) if route is not None}
+        if by_number:
+            routes[rule.name] = by_number
     return CompiledRules(
-        rules=rules, needs_runtime=[RuntimeNeed(route_id=route_id, why=why) for route_id, why in needs]
+        rules=rules,
+        needs_runtime=[RuntimeNeed(route_id=route_id, why=why) for route_id, why in needs],
+        routes=routes,
     )
 
 
 def _plan(
     index: ProjectIndex, trunk: str, number: str, router_agent: str, needs: dict[tuple[str | None, str], None]
-) -> _Plan:
+) -> tuple[_Plan, str | None]:
+    """The plan for one (trunk, number), and the route decided for it when compiling (None: at call time)."""
     conditional: list[CompiledRoute] = []
     winner: CompiledRoute | None = None
     for route in index.candidates(number):
@@ -128,36 +143,38 @@ def _plan(
             reason="call-time conditions",
         )
         label = "resolve:" + ",".join(route.id for route in conditional)
-        return _Plan(router_agent, _json(metadata), _DEFAULT_DISPATCH, label)
+        return _Plan(router_agent, _json(metadata), _DEFAULT_DISPATCH, label), None
     if winner is not None:
         route_id: str | None = winner.id
         target: Target = winner.target
         options = winner.route.dispatch
         if winner.fallback is not None:
             needs[(winner.id, "a fallback needs a call-time availability check")] = None
-            return _router_plan(project_id, winner.id, target, options, router_agent, "fallback")
+            metadata = DispatchMetadata(
+                project_id=project_id, mode="target", route_id=winner.id, target=target
+            )
+            agent = target.agent if isinstance(target, AgentTarget) else None
+            label = f"fallback:{winner.id}"
+            return _Plan(router_agent, _json(metadata), options, label, winner.id, agent), winner.id
     else:
         route_id, options = None, _DEFAULT_DISPATCH
         target = index.default_target if index.default_target is not None else NO_MATCH_TARGET
+    # Shared by every route with this target and these options: the metadata names no route.
+    metadata = DispatchMetadata(project_id=project_id, mode="target", target=target)
+    shape = _fingerprint(metadata, options)
     if isinstance(target, AgentTarget):
-        metadata = DispatchMetadata(project_id=project_id, mode="target", route_id=route_id, target=target)
-        label = f"agent:{route_id or 'default'}"
-        return _Plan(target.agent, _json(metadata), options, label, route_id, target.agent)
+        plan = _Plan(
+            target.agent, _json(metadata), options, f"agent:{target.agent}:{shape}", None, target.agent
+        )
+        return plan, route_id
     needs[(route_id, _router_why(target, route_id))] = None
-    return _router_plan(project_id, route_id, target, options, router_agent, "target")
+    return _Plan(router_agent, _json(metadata), options, f"target:{shape}"), route_id
 
 
-def _router_plan(
-    project_id: str,
-    route_id: str | None,
-    target: Target,
-    options: DispatchOptions,
-    router_agent: str,
-    label: str,
-) -> _Plan:
-    metadata = DispatchMetadata(project_id=project_id, mode="target", route_id=route_id, target=target)
-    agent = target.agent if isinstance(target, AgentTarget) else None
-    return _Plan(router_agent, _json(metadata), options, f"{label}:{route_id or 'default'}", route_id, agent)
+def _fingerprint(metadata: DispatchMetadata, options: DispatchOptions) -> str:
+    """A short stable name for a (target, dispatch options) pair: part of the shared rule's name."""
+    encoded = msgspec.json.encode([metadata, options], order="sorted")
+    return hashlib.sha256(encoded).hexdigest()[:10]
 
 
 def _router_why(target: Target, route_id: str | None) -> str:
@@ -197,7 +214,8 @@ def _dispatch_rule(options: DispatchOptions) -> SIPDispatchRule:
 ROUTE_ATTR = "trunkline.route_id"
 AGENT_ATTR = "trunkline.agent"
 """LiveKit copies a rule's attributes onto the SIP participants it admits: the call record learns from them which
-route (decided when compiling) and which agent served the call."""
+agent served the call, and, for a rule that is one route's own (a fallback), which route; a shared rule's calls
+find their route in `CompiledRules.routes` (by rule and dialled number)."""
 
 
 def _rule(project_id: str, trunk: str, plan: _Plan, numbers: list[str]) -> SIPDispatchRuleInfo:

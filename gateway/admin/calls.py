@@ -9,9 +9,10 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.admin.call_list import calls_query
 from gateway.admin.crud import Page, commit_audited, page, scoped
 from gateway.auth.principal import Principal, is_tenant
 from gateway.calls.guard import DestinationPolicy, effective_outbound
@@ -128,18 +129,17 @@ class CallController(Controller):
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
     ) -> Page[CallOut]:
-        stmt = select(Call).where(Call.project_id == principal.project_id)
-        if status:
-            stmt = stmt.where(Call.status == status)
-        if direction:
-            stmt = stmt.where(Call.direction == direction)
-        if number:
-            stmt = stmt.where(or_(Call.from_e164 == number, Call.to_e164 == number))
-        if since:
-            stmt = stmt.where(Call.created_at >= since)
-        if until:
-            stmt = stmt.where(Call.created_at < until)
-        return await page(db, stmt, Call, limit, after, render)
+        stmt = calls_query(
+            principal.project_id,
+            status=status,
+            direction=direction,
+            number=number,
+            since=since,
+            until=until,
+            after=after,
+            limit=limit,
+        )
+        return await page(db, stmt, Call, limit, None, render)  # `calls_query` placed `after` already
 
     @post(
         operation_id="createCall",

@@ -177,6 +177,13 @@ class Call(Timestamps, Base):
 
 
 Index("ix_calls_project_created", Call.project_id, Call.created_at)
+# `GET /v1/calls` pages by id within a project, each documented filter through its own (project, filter, id)
+# index, so a page costs the same at a million calls; `since`/`until` bound the id too (ids are time-ordered).
+Index("ix_calls_project_page", Call.project_id, Call.id)
+Index("ix_calls_project_status_id", Call.project_id, Call.status, Call.id)
+Index("ix_calls_project_direction_id", Call.project_id, Call.direction, Call.id)
+Index("ix_calls_project_from_id", Call.project_id, Call.from_e164, Call.id)
+Index("ix_calls_project_to_id", Call.project_id, Call.to_e164, Call.id)
 # Only calls bridged into LiveKit have a room: carrier-only calls (most of them) add nothing to this index.
 Index(
     "ix_calls_livekit_room",

@@ -112,24 +112,28 @@ def inbound_call(
     participant: Participant,
     trunk_of: dict[str, str],
     agent_of: dict[str, str] | None = None,
+    route_of: dict[str, str] | None = None,
 ) -> NewCall | None:
     """The call record an inbound SIP leg opens (None without a SIP call id). The dispatch rule that admitted it
-    named the route and agent serving it (compiled rules' attributes, copied onto the participant by LiveKit);
-    `agent_of` maps agent names to ids."""
+    named the agent serving it (compiled rules' attributes, copied onto the participant by LiveKit); `agent_of`
+    maps agent names to ids. Its route: the rule's own (attribute), else the one compiled for the dialled number
+    in that rule (`route_of`, number -> route id: rules are shared by the routes with the same target)."""
     sip = participant.sip
     if sip is None or not sip.call_id:
         return None
     agent = participant.attributes.get(AGENT_ATTR, "")
+    called = _e164(sip.trunk_phone_number)
+    route_id = participant.attributes.get(ROUTE_ATTR) or (route_of or {}).get(called)
     return NewCall(
         project_id=project_id,
         direction="inbound",
         carrier=SOURCE,
         carrier_call_id=sip.call_id,
         from_e164=_e164(sip.phone_number),
-        to_e164=_e164(sip.trunk_phone_number),
+        to_e164=called,
         trunk_id=trunk_of.get(sip.trunk_id),
         livekit_room=room_of(event) or None,
-        route_id=participant.attributes.get(ROUTE_ATTR) or None,
+        route_id=route_id or None,
         agent_id=(agent_of or {}).get(agent) if agent else None,
         meta={
             "livekit_identity": participant.identity,

@@ -98,13 +98,15 @@ class EventApplier:
         event: LiveKitEvent,
         trunk_of: dict[str, str],
         agent_of: dict[str, str] | None = None,
+        route_of: dict[str, str] | None = None,
     ) -> Applied:
-        """`agent_of` maps agent names to ids (an inbound call records the agent its dispatch rule named)."""
+        """`agent_of` maps agent names to ids (an inbound call records the agent its dispatch rule named);
+        `route_of` maps the numbers of the dispatch rule that admitted a call to their routes."""
         match effect_of(event):
             case "call":
                 assert event.participant is not None
                 return await self._sip_participant(
-                    project_id, event, event.participant, trunk_of, agent_of or {}
+                    project_id, event, event.participant, trunk_of, agent_of or {}, route_of or {}
                 )
             case "session":
                 assert event.participant is not None
@@ -126,6 +128,7 @@ class EventApplier:
         participant: Participant,
         trunk_of: dict[str, str],
         agent_of: dict[str, str],
+        route_of: dict[str, str],
     ) -> Applied:
         keys = keys_of(participant)
         effects: list[CallEffect] = []
@@ -142,7 +145,7 @@ class EventApplier:
                 return Applied("ignored")
             edit = changed[1]
         else:
-            new = inbound_call(project_id, event, participant, trunk_of, agent_of)
+            new = inbound_call(project_id, event, participant, trunk_of, agent_of, route_of)
             if new is None:
                 return Applied("ignored")
             _, edit = await self.store.change_or_open(new, work)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -50,6 +51,19 @@ def _duration(seconds: float | None) -> Duration | None:
     value = Duration()
     value.FromTimedelta(timedelta(seconds=seconds))
     return value
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a SIP listing (livekit-protocol `Pagination`): up to `limit` items whose id sorts after
+    `after_id`."""
+
+    limit: int
+    after_id: str = ""
+
+
+def _pagination(page: Page | None) -> api.Pagination | None:
+    return api.Pagination(after_id=page.after_id, limit=page.limit) if page is not None else None
 
 
 class LiveKit:
@@ -265,10 +279,12 @@ class LiveKit:
         return await self._call("update inbound trunk", self._lk.sip.update_inbound_trunk(trunk_id, trunk))
 
     async def list_inbound_trunks(
-        self, *, trunk_ids: Sequence[str] = (), numbers: Sequence[str] = ()
+        self, *, trunk_ids: Sequence[str] = (), numbers: Sequence[str] = (), page: Page | None = None
     ) -> list[api.SIPInboundTrunkInfo]:
-        """Inbound trunks, optionally only these ids or those serving these numbers."""
-        request = api.ListSIPInboundTrunkRequest(trunk_ids=list(trunk_ids), numbers=list(numbers))
+        """Inbound trunks, optionally only these ids or those serving these numbers; one `page` of them (by id)."""
+        request = api.ListSIPInboundTrunkRequest(
+            trunk_ids=list(trunk_ids), numbers=list(numbers), page=_pagination(page)
+        )
         return list((await self._call("list inbound trunks", self._lk.sip.list_inbound_trunk(request))).items)
 
     async def create_outbound_trunk(self, trunk: api.SIPOutboundTrunkInfo) -> api.SIPOutboundTrunkInfo:
@@ -282,9 +298,11 @@ class LiveKit:
         """Replace an outbound trunk entirely."""
         return await self._call("update outbound trunk", self._lk.sip.update_outbound_trunk(trunk_id, trunk))
 
-    async def list_outbound_trunks(self, *, trunk_ids: Sequence[str] = ()) -> list[api.SIPOutboundTrunkInfo]:
-        """Outbound trunks, optionally only these ids."""
-        request = api.ListSIPOutboundTrunkRequest(trunk_ids=list(trunk_ids))
+    async def list_outbound_trunks(
+        self, *, trunk_ids: Sequence[str] = (), page: Page | None = None
+    ) -> list[api.SIPOutboundTrunkInfo]:
+        """Outbound trunks, optionally only these ids; one `page` of them (by id)."""
+        request = api.ListSIPOutboundTrunkRequest(trunk_ids=list(trunk_ids), page=_pagination(page))
         return list(
             (await self._call("list outbound trunks", self._lk.sip.list_outbound_trunk(request))).items
         )
@@ -307,10 +325,13 @@ class LiveKit:
         return await self._call("update dispatch rule", self._lk.sip.update_dispatch_rule(rule_id, rule))
 
     async def list_dispatch_rules(
-        self, *, trunk_ids: Sequence[str] = (), rule_ids: Sequence[str] = ()
+        self, *, trunk_ids: Sequence[str] = (), rule_ids: Sequence[str] = (), page: Page | None = None
     ) -> list[api.SIPDispatchRuleInfo]:
-        """Dispatch rules, optionally only these ids or those for these trunks (wildcard rules included)."""
-        request = api.ListSIPDispatchRuleRequest(trunk_ids=list(trunk_ids), dispatch_rule_ids=list(rule_ids))
+        """Dispatch rules, optionally only these ids or those for these trunks (wildcard rules included); one
+        `page` of them (by id)."""
+        request = api.ListSIPDispatchRuleRequest(
+            trunk_ids=list(trunk_ids), dispatch_rule_ids=list(rule_ids), page=_pagination(page)
+        )
         return list((await self._call("list dispatch rules", self._lk.sip.list_dispatch_rule(request))).items)
 
     async def delete_dispatch_rule(self, rule_id: str) -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy import Select, select
 
 from gateway.db import receipts
 from gateway.db.database import Database
-from gateway.db.models import Agent, Project, Trunk
+from gateway.db.models import Agent, DispatchRule, Project, Trunk
 from gateway.errors import Forbidden
 from gateway.services import services
 from gateway.settings import Settings
@@ -33,6 +33,7 @@ from gateway.settings import Settings
 from . import events
 from .clients import credentials_of
 from .receiver import LiveKitWebhookRejected, verify_webhook
+from .sync_store import ROUTES_KEY
 from .webhooks import LiveKitEvent
 
 logger = logging.getLogger("gateway.livekit.webhooks")
@@ -62,11 +63,13 @@ class Directory:
         self._keys_at = -CACHE_SECONDS
         self._trunks: dict[str, tuple[float, dict[str, str]]] = {}
         self._agents: dict[str, tuple[float, dict[str, str]]] = {}
+        self._routes: dict[str, tuple[float, dict[str, dict[str, str]]]] = {}
 
     def invalidate(self) -> None:
         self._keys_at = -CACHE_SECONDS
         self._trunks.clear()
         self._agents.clear()
+        self._routes.clear()
 
     async def signer(self, api_key: str) -> tuple[str, list[str]] | None:
         """(secret, project ids) for an API key; several projects may share one LiveKit project."""
@@ -103,6 +106,22 @@ class Directory:
                 Trunk.project_id == project_id, Trunk.livekit_trunk_id.is_not(None)
             ),
         )
+
+    async def routes(self, project_id: str, rule_id: str) -> dict[str, str]:
+        """Number -> route id for the numbers the LiveKit dispatch rule `rule_id` admits with a route decided
+        when compiling (`sync_store.ROUTES_KEY`); read again when the rule is not known yet (a sync just made it)."""
+        now = time.monotonic()
+        cached = self._routes.get(project_id)
+        if cached is None or now - cached[0] >= CACHE_SECONDS or rule_id not in cached[1]:
+            query = select(DispatchRule.livekit_rule_id, DispatchRule.sync_state).where(
+                DispatchRule.project_id == project_id, DispatchRule.livekit_rule_id.is_not(None)
+            )
+            async with self._database.session() as db:
+                rows = (await db.execute(query)).all()
+            by_rule = {str(rule): dict(state.get(ROUTES_KEY) or {}) for rule, state in rows}
+            cached = (now, by_rule)
+            self._routes[project_id] = cached
+        return cached[1].get(rule_id, {})
 
     async def _mapping(
         self,
@@ -177,11 +196,13 @@ class Ingest:
         receipted = events.effect_of(event) != "call"
         if receipted and await receipts.seen(self.database, RECEIPT_SOURCE, key):
             return Ack(event.id, event.event, "duplicate")
+        sip = event.participant.sip if event.participant is not None else None
         applied = await self.applier.apply(
             project_id,
             event,
             await self.directory.trunks(project_id),
             await self.directory.agents(project_id),
+            await self.directory.routes(project_id, sip.rule_id) if sip is not None and sip.rule_id else {},
         )
         if receipted:
             await receipts.remember(self.database, RECEIPT_SOURCE, key)

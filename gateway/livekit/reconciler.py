@@ -1,16 +1,18 @@
 """The reconciler: makes a project's LiveKit hold the trunks and dispatch rules stored in Trunkline.
 
-One run: read the desired state (database), list what LiveKit holds (three calls), plan (pure, `sync_plan`),
-apply trunks first (rules need their LiveKit ids), compile the routes into rules, apply rules (deletes, then
-updates, then creates, so numbers can move between rules), delete unwanted trunks last, then write the LiveKit
-ids and per-object sync states back. Runs are idempotent; a run cut short by an outage keeps what it learned.
+One run: read the desired state (database), see what LiveKit holds (`sync_scope`: a full run pages through
+every list; a change-triggered run fetches only the changed objects by their stored ids), plan (pure,
+`sync_plan`), apply trunks first (rules need their LiveKit ids), compile the routes into rules, apply rules
+(deletes, then updates, then creates, so numbers can move between rules), delete unwanted trunks last, then write
+the LiveKit ids and per-object sync states back. Runs are idempotent; a run cut short by an outage keeps what it
+learned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +26,7 @@ from gateway.routing_table import compiled_dispatch, trunk_numbers
 from routing import dispatch
 
 from . import desired as want
+from . import sync_scope as scope
 from . import sync_store as store
 from .bridging import BRIDGE_KEY, BridgeCredentials, bridge_credentials, bridge_rule, bridge_trunk
 from .clients import LiveKitClients
@@ -31,6 +34,7 @@ from .desired import Desired
 from .errors import LiveKitError, LiveKitUnavailable
 from .facade import LiveKit
 from .sync_plan import Op, OpView, Wanted, digest, plan, view
+from .sync_scope import Gone
 
 logger = logging.getLogger("gateway.livekit.sync")
 
@@ -59,37 +63,53 @@ class _Run:
     """The LiveKit side of one reconciliation."""
 
     def __init__(
-        self, livekit: LiveKit, stored: store.Stored, *, dry_run: bool, bridge: BridgeCredentials
+        self,
+        livekit: LiveKit,
+        stored: store.Stored,
+        *,
+        dry_run: bool,
+        bridge: BridgeCredentials,
+        full: bool = True,
+        gone: Sequence[Gone] = (),
     ) -> None:
         self.livekit = livekit
         self.stored = stored
         self.bridge = bridge
         self.project_id = stored.project.id
         self.dry_run = dry_run
+        self.full = full
+        self.gone = list(gone)
+        self.statuses = store.statuses(stored)
         self.done: list[Op] = []
         self.errors: list[str] = []
         self.trunk_ids: dict[str, str] = {}
         self.wanted: list[Wanted] = []
         self.compiled: list[dispatch.SIPDispatchRuleInfo] | None = None
+        self.compiled_routes: dict[str, dict[str, str]] = {}
         self.finished = False
 
     async def run(self) -> None:
-        inbound = [want.actual("inbound_trunk", t) for t in await self.livekit.list_inbound_trunks()]
-        outbound = [want.actual("outbound_trunk", t) for t in await self.livekit.list_outbound_trunks()]
-        rules = [want.actual("dispatch_rule", r) for r in await self.livekit.list_dispatch_rules()]
-        trunks = [
-            *self._wanted_trunks(),
-            self._wanted_bridge(bridge_trunk(self.project_id, self.bridge), inbound),
-        ]
-        trunk_ops = plan(self.project_id, trunks, inbound + outbound)
+        if self.full:
+            inbound, outbound, rules = await scope.everything(self.livekit)
+            trunks = [
+                *self._wanted_trunks(),
+                self._wanted_bridge(bridge_trunk(self.project_id, self.bridge), inbound),
+            ]
+            trunk_ops = plan(self.project_id, trunks, inbound + outbound)
+        else:
+            trunks = self._wanted_trunks()
+            trunk_ops = await self._changed_trunk_ops(trunks)
         await self._apply([op for op in trunk_ops if op.action != "delete"])
         wanted_rules, keep = self._wanted_rules()
-        bridge_trunk_id = self.trunk_ids.get(BRIDGE_KEY)
-        if bridge_trunk_id:
-            wanted_rules.append(self._wanted_bridge(bridge_rule(self.project_id, bridge_trunk_id), rules))
+        if self.full:
+            bridge_trunk_id = self.trunk_ids.get(BRIDGE_KEY)
+            if bridge_trunk_id:
+                wanted_rules.append(self._wanted_bridge(bridge_rule(self.project_id, bridge_trunk_id), rules))
+            else:
+                keep.add(BRIDGE_KEY)
+            rule_ops = plan(self.project_id, wanted_rules, rules, keep=keep)
         else:
-            keep.add(BRIDGE_KEY)
-        rule_ops = plan(self.project_id, wanted_rules, rules, keep=keep)
+            rule_ops = await self._changed_rule_ops(wanted_rules, keep)
         order = {"delete": 0, "adopt": 1, "update": 1, "create": 2}
         await self._apply(sorted(rule_ops, key=lambda op: order[op.action]), retry_conflicts=True)
         await self._apply([op for op in trunk_ops if op.action == "delete"])
@@ -97,6 +117,52 @@ class _Run:
         self.finished = True
         if not self.dry_run:
             self._settle_untouched()
+
+    def _changed(self, items: list[Wanted]) -> list[Wanted]:
+        return [w for w in items if scope.changed(w, self.statuses.get(w.desired.key))]
+
+    async def _changed_trunk_ops(self, trunks: list[Wanted]) -> list[Op]:
+        """Ops for the trunks that changed since the last sync (LiveKit's copies fetched by id), and deletes of
+        trunks deleted in Trunkline."""
+        changed = self._changed(trunks)
+        current = [
+            *await scope.by_ids(self.livekit, "inbound_trunk", scope.known_ids(changed, "inbound_trunk")),
+            *await scope.by_ids(self.livekit, "outbound_trunk", scope.known_ids(changed, "outbound_trunk")),
+        ]
+        keep = {w.desired.key for w in trunks} | {BRIDGE_KEY}
+        ops = plan(self.project_id, changed, current, keep=keep)
+        return ops + self._gone_ops(kind for kind in ("inbound_trunk", "outbound_trunk"))
+
+    async def _changed_rule_ops(self, rules: list[Wanted], keep: set[str]) -> list[Op]:
+        """Ops for the rules that changed, deletes of compiled rules no longer wanted (by their stored id) and
+        of manual rules deleted in Trunkline."""
+        changed = self._changed(rules)
+        current = await scope.by_ids(self.livekit, "dispatch_rule", scope.known_ids(changed, "dispatch_rule"))
+        keep = keep | {w.desired.key for w in rules} | {BRIDGE_KEY}
+        ops = plan(self.project_id, changed, current, keep=keep)
+        if self.compiled is not None:
+            wanted = {rule.name for rule in self.compiled}
+            for key, row in sorted(self.stored.compiled_rows.items()):
+                if key not in wanted and key not in keep and row.livekit_rule_id:
+                    ops.append(
+                        Op(
+                            "delete",
+                            "dispatch_rule",
+                            key,
+                            row.livekit_rule_id,
+                            "no longer wanted by Trunkline",
+                            False,
+                        )
+                    )
+        return ops + self._gone_ops(["dispatch_rule"])
+
+    def _gone_ops(self, kinds: Iterable[want.Kind]) -> list[Op]:
+        wanted = set(kinds)
+        return [
+            Op("delete", gone.kind, None, gone.livekit_id, "deleted in Trunkline", False)
+            for gone in self.gone
+            if gone.kind in wanted
+        ]
 
     def _wanted_trunks(self) -> list[Wanted]:
         wanted = []
@@ -149,6 +215,7 @@ class _Run:
                 table, self.stored.trunks, self.stored.bound_numbers, lambda t: self.trunk_ids.get(t.id)
             )
             self.compiled = compiled.rules
+            self.compiled_routes = compiled.routes
         except (AppError, ValueError) as exc:
             self.errors.append(f"routes could not be compiled into dispatch rules: {exc}")
             keep.update(self.stored.compiled_rows)
@@ -172,20 +239,12 @@ class _Run:
             if key in self.stored.outcomes:
                 continue
             current = digest(item.desired.info)
-            if item.synced_digest == current and self._stored_status(key) == "synced":
+            if item.synced_digest == current and self.statuses.get(key) == "synced":
                 continue
             livekit_id = (
                 self.trunk_ids.get(key) if item.desired.kind != "dispatch_rule" else item.desired.known_id
             )
             self.stored.outcomes[key] = store.Outcome("synced", livekit_id, None, current)
-
-    def _stored_status(self, key: str) -> object:
-        states = [t.sync_state for t in self.stored.trunks if t.id == key]
-        states += [r.sync_state for r in self.stored.manual_rules if r.id == key]
-        compiled = self.stored.compiled_rows.get(key)
-        if compiled is not None:
-            states.append(compiled.sync_state)
-        return states[0].get("status") if states else None
 
     async def _apply(self, ops: list[Op], *, retry_conflicts: bool = False) -> None:
         later: list[Op] = []
@@ -258,17 +317,21 @@ class _Run:
         for trunk in stored.trunks:
             kind: want.Kind = "inbound_trunk" if trunk.direction == "inbound" else "outbound_trunk"
             states.append(
-                _state(kind, trunk.id, trunk.name, trunk.livekit_trunk_id, trunk.sync_state, stored)
+                store.object_state(
+                    kind, trunk.id, trunk.name, trunk.livekit_trunk_id, trunk.sync_state, stored
+                )
             )
         for rule in stored.manual_rules:
             states.append(
-                _state("dispatch_rule", rule.id, rule.name, rule.livekit_rule_id, rule.sync_state, stored)
+                store.object_state(
+                    "dispatch_rule", rule.id, rule.name, rule.livekit_rule_id, rule.sync_state, stored
+                )
             )
         compiled = {rule.name for rule in self.compiled or []} | set(stored.compiled_rows)
         for key in sorted(compiled):
             row = stored.compiled_rows.get(key)
             livekit_id, sync_state = (row.livekit_rule_id, row.sync_state) if row else (None, {})
-            states.append(_state("dispatch_rule", key, key, livekit_id, sync_state, stored))
+            states.append(store.object_state("dispatch_rule", key, key, livekit_id, sync_state, stored))
         return states
 
 
@@ -288,15 +351,19 @@ class Reconciler:
         self._locks: dict[str, asyncio.Lock] = {}
         self.last: dict[str, SyncReport] = {}
 
-    async def sync(self, project_id: str, *, dry_run: bool = False) -> SyncReport:
+    async def sync(
+        self, project_id: str, *, dry_run: bool = False, full: bool = True, gone: Sequence[Gone] = ()
+    ) -> SyncReport:
+        """Reconcile one project: `full` looks at everything LiveKit holds (drift included); otherwise only the
+        objects changed since the last sync, and the LiveKit copies of `gone` objects, are touched."""
         lock = self._locks.setdefault(project_id, asyncio.Lock())
         async with lock:
-            report = await self._sync(project_id, dry_run=dry_run)
+            report = await self._sync(project_id, dry_run=dry_run, full=full, gone=gone)
         if not dry_run:
             self.last[project_id] = report
         return report
 
-    async def _sync(self, project_id: str, *, dry_run: bool) -> SyncReport:
+    async def _sync(self, project_id: str, *, dry_run: bool, full: bool, gone: Sequence[Gone]) -> SyncReport:
         started = self._clock()
         stored = await store.read(self._database, project_id)
         if stored is None:
@@ -306,7 +373,9 @@ class Reconciler:
         credentials = self._clients.credentials(stored.project)
         assert credentials is not None
         bridge = bridge_credentials(project_id, credentials.api_secret)
-        run = _Run(await self._clients.get(stored.project), stored, dry_run=dry_run, bridge=bridge)
+        full = full or dry_run or not store.ever_synced(stored)
+        livekit = await self._clients.get(stored.project)
+        run = _Run(livekit, stored, dry_run=dry_run, bridge=bridge, full=full, gone=gone)
         status: SyncStatus
         try:
             await run.run()
@@ -321,7 +390,9 @@ class Reconciler:
         finally:
             if not dry_run:
                 compiled = run.compiled if run.finished else None
-                await store.write_back(self._database, stored, compiled, run.trunk_ids, self._clock())
+                await store.write_back(
+                    self._database, stored, compiled, run.compiled_routes, run.trunk_ids, self._clock()
+                )
         if status != "ok":
             logger.warning(
                 "LiveKit sync incomplete",
@@ -351,35 +422,3 @@ class Reconciler:
             errors=errors,
             objects=objects,
         )
-
-
-def _state(
-    kind: want.Kind,
-    key: str,
-    name: str,
-    livekit_id: str | None,
-    sync_state: dict[str, object],
-    stored: store.Stored,
-) -> store.ObjectState:
-    outcome = stored.outcomes.get(key)
-    if outcome is not None:
-        return store.ObjectState(
-            kind=kind,
-            object_id=key,
-            name=name,
-            livekit_id=outcome.livekit_id,
-            status=outcome.status,
-            error=outcome.error,
-        )
-    status = sync_state.get("status")
-    synced_at = sync_state.get("synced_at")
-    error = sync_state.get("error")
-    return store.ObjectState(
-        kind=kind,
-        object_id=key,
-        name=name,
-        livekit_id=livekit_id,
-        status=status if status in ("synced", "error", "blocked") else "pending",
-        error=error if isinstance(error, str) else None,
-        synced_at=datetime.fromisoformat(synced_at) if isinstance(synced_at, str) else None,
-    )

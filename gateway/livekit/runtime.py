@@ -26,7 +26,7 @@ from .facade import LiveKit
 from .ingest import Directory, Ingest
 from .placer import LiveKitPlacer
 from .reconciler import Reconciler
-from .sync_loop import ROUND_LOCK, SyncLoop
+from .sync_loop import ROUND_LOCK, SyncLoop, Touched
 from .tasks import Tasks
 
 PROBE_CACHE_SECONDS = 1.0
@@ -50,13 +50,13 @@ class LiveKitRuntime:
         self._probe: LiveKit | None = None
         self._probed: tuple[float, bool] = (-PROBE_CACHE_SECONDS, False)
 
-    def on_change(self, project_ids: set[str]) -> None:
+    def on_change(self, touched: Touched) -> None:
         """Desired state changed in these projects (a commit of this replica)."""
         self.directory.invalidate()
-        self.sync_loop.poke(project_ids)
+        self.sync_loop.changed(touched)
 
     def _drifted(self, project_id: str) -> None:
-        self.sync_loop.poke({project_id})
+        self.sync_loop.poke({project_id}, full=True)
 
     async def _after_webhook(self, project_id: str, applied: Applied) -> None:
         if applied.stop_watch is not None:

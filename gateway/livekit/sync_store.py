@@ -22,6 +22,10 @@ from routing.model import ProjectRouting
 
 from .desired import Kind
 
+ROUTES_KEY = "routes"
+"""A compiled rule row's `sync_state` key: {number: route id} for the numbers whose route was decided when
+compiling (the webhook links an inbound call to its route through the rule that admitted it)."""
+
 QUIET = "trunkline.livekit_sync"
 """`session.info` key: this session's commits are the reconciler's own (no new sync is triggered)."""
 
@@ -124,10 +128,12 @@ async def write_back(
     database: Database,
     stored: Stored,
     compiled: list[dispatch.SIPDispatchRuleInfo] | None,
+    routes: dict[str, dict[str, str]],
     livekit_trunk_ids: dict[str, str],
     now: datetime,
 ) -> None:
-    """Store LiveKit ids and sync states; with `compiled` (a complete run), mirror the compiled rules as rows."""
+    """Store LiveKit ids and sync states; with `compiled` (a complete run), mirror the compiled rules as rows,
+    each with the route decided for each of its numbers (`routes`: rule name -> number -> route id)."""
     outcomes = stored.outcomes
     async with database.session() as db:
         db.info[QUIET] = True
@@ -153,7 +159,7 @@ async def write_back(
                 )
         if compiled is not None:
             gateway_trunks = {livekit_id: trunk_id for trunk_id, livekit_id in livekit_trunk_ids.items()}
-            await _mirror_compiled(db, stored, compiled, gateway_trunks, now)
+            await _mirror_compiled(db, stored, compiled, routes, gateway_trunks, now)
         await db.commit()
 
 
@@ -161,6 +167,7 @@ async def _mirror_compiled(
     db: AsyncSession,
     stored: Stored,
     compiled: list[dispatch.SIPDispatchRuleInfo],
+    routes: dict[str, dict[str, str]],
     gateway_trunks: dict[str, str],
     now: datetime,
 ) -> None:
@@ -174,8 +181,15 @@ async def _mirror_compiled(
         kind, spec = compiled_spec(rule, gateway_trunks)
         previous = row.sync_state if row is not None else {}
         state = _state(outcome, previous, now) if outcome is not None else previous
-        state = {**state, "key": rule.name, "numbers": rule.numbers}
+        state = {**state, "key": rule.name, "numbers": rule.numbers, ROUTES_KEY: routes.get(rule.name, {})}
         livekit_id = outcome.livekit_id if outcome is not None else (row.livekit_rule_id if row else None)
+        if row is not None and (row.kind, row.spec, row.livekit_rule_id, row.sync_state) == (
+            kind,
+            spec,
+            livekit_id,
+            state,
+        ):
+            continue  # unchanged: no write, so a change-triggered run's writes do not grow with the project
         if row is None:
             db.add(
                 DispatchRule(
@@ -201,3 +215,52 @@ async def all_projects(database: Database) -> list[Project]:
     async with database.session() as db:
         db.info[QUIET] = True
         return list((await db.scalars(select(Project).order_by(Project.id))).all())
+
+
+def statuses(stored: Stored) -> dict[str, object]:
+    """Each stored object's last sync status, by its key."""
+    statuses: dict[str, object] = {
+        key: row.sync_state.get("status") for key, row in stored.compiled_rows.items()
+    }
+    statuses.update((rule.id, rule.sync_state.get("status")) for rule in stored.manual_rules)
+    statuses.update((trunk.id, trunk.sync_state.get("status")) for trunk in stored.trunks)
+    return statuses
+
+
+def ever_synced(stored: Stored) -> bool:
+    """Whether an earlier run reached LiveKit (a first sync is a full one: it also places the bridge objects)."""
+    return any(t.livekit_trunk_id for t in stored.trunks) or any(
+        r.livekit_rule_id for r in [*stored.manual_rules, *stored.compiled_rows.values()]
+    )
+
+
+def object_state(
+    kind: Kind,
+    key: str,
+    name: str,
+    livekit_id: str | None,
+    sync_state: dict[str, object],
+    stored: Stored,
+) -> ObjectState:
+    outcome = stored.outcomes.get(key)
+    if outcome is not None:
+        return ObjectState(
+            kind=kind,
+            object_id=key,
+            name=name,
+            livekit_id=outcome.livekit_id,
+            status=outcome.status,
+            error=outcome.error,
+        )
+    status = sync_state.get("status")
+    synced_at = sync_state.get("synced_at")
+    error = sync_state.get("error")
+    return ObjectState(
+        kind=kind,
+        object_id=key,
+        name=name,
+        livekit_id=livekit_id,
+        status=status if status in ("synced", "error", "blocked") else "pending",
+        error=error if isinstance(error, str) else None,
+        synced_at=datetime.fromisoformat(synced_at) if isinstance(synced_at, str) else None,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from gateway.db.migrate import upgrade
 from gateway.livekit.clients import LiveKitClients
 from gateway.livekit.reconciler import Reconciler, SyncReport
 from gateway.livekit.sync_loop import ROUND_LOCK, SyncLoop
+from gateway.livekit.sync_scope import Gone
 from gateway.settings import load_settings
 from tests.conftest import key_env
 from tests.support.livekit_standin import StandInThread
@@ -59,14 +60,16 @@ class TimedReconciler(Reconciler):
     most_at_once = 0
     rounds = 0
 
-    async def sync(self, project_id: str, *, dry_run: bool = False) -> SyncReport:
+    async def sync(
+        self, project_id: str, *, dry_run: bool = False, full: bool = True, gone: Sequence[Gone] = ()
+    ) -> SyncReport:
         cls = TimedReconciler
         cls.running += 1
         cls.rounds += 1
         cls.most_at_once = max(cls.most_at_once, cls.running)
         try:
             await asyncio.sleep(0.02)  # a LiveKit round trip's worth: rounds that could overlap, would
-            return await super().sync(project_id, dry_run=dry_run)
+            return await super().sync(project_id, dry_run=dry_run, full=full, gone=gone)
         finally:
             cls.running -= 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, MutableSequence
 from typing import TypeVar
 
@@ -97,6 +98,8 @@ class SipAdminHandlers:
 
     def __init__(self, world: World) -> None:
         self._world = world
+        self.listed: Counter[str] = Counter()
+        """Items each listing method returned (after filters and pagination), for tests to count."""
 
     def table(self) -> dict[str, Handler]:
         return {
@@ -246,7 +249,9 @@ class SipAdminHandlers:
                 for t in self._inbound_for(request.numbers)
                 if not request.trunk_ids or t.sip_trunk_id in request.trunk_ids
             ]
-            return proto_sip.ListSIPInboundTrunkResponse(items=_page(items, request.page, "sip_trunk_id"))
+            page = _page(items, request.page, "sip_trunk_id")
+            self.listed["livekit.SIP/ListSIPInboundTrunk"] += len(page)
+            return proto_sip.ListSIPInboundTrunkResponse(items=page)
 
     async def list_outbound_trunk(
         self, request: proto_sip.ListSIPOutboundTrunkRequest, call: CallContext
@@ -259,7 +264,9 @@ class SipAdminHandlers:
                 if (not request.trunk_ids or t.sip_trunk_id in request.trunk_ids)
                 and (not request.numbers or not t.numbers or any(n in request.numbers for n in t.numbers))
             ]
-            return proto_sip.ListSIPOutboundTrunkResponse(items=_page(items, request.page, "sip_trunk_id"))
+            page = _page(items, request.page, "sip_trunk_id")
+            self.listed["livekit.SIP/ListSIPOutboundTrunk"] += len(page)
+            return proto_sip.ListSIPOutboundTrunkResponse(items=page)
 
     async def delete_trunk(
         self, request: proto_sip.DeleteSIPTrunkRequest, call: CallContext
@@ -339,9 +346,9 @@ class SipAdminHandlers:
                 for r in self._rules_for(request.trunk_ids)
                 if not request.dispatch_rule_ids or r.sip_dispatch_rule_id in request.dispatch_rule_ids
             ]
-            return proto_sip.ListSIPDispatchRuleResponse(
-                items=_page(items, request.page, "sip_dispatch_rule_id")
-            )
+            page = _page(items, request.page, "sip_dispatch_rule_id")
+            self.listed["livekit.SIP/ListSIPDispatchRule"] += len(page)
+            return proto_sip.ListSIPDispatchRuleResponse(items=page)
 
     async def delete_dispatch_rule(
         self, request: proto_sip.DeleteSIPDispatchRuleRequest, call: CallContext

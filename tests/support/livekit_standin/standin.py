@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
@@ -70,10 +71,11 @@ class LiveKitStandIn:
         )
         self.world = World(sender=self._sender, schedule=self._schedule, time_scale=time_scale)
         self._calls = SipCallHandlers(self.world, self.faults)
+        self._sip_admin = SipAdminHandlers(self.world)
         handlers = {
             **RoomHandlers(self.world, no_response_delay=no_response_delay).table(),
             **EgressHandlers(self.world).table(),
-            **SipAdminHandlers(self.world).table(),
+            **self._sip_admin.table(),
             **self._calls.table(),
         }
         self._twirp = TwirpApp(
@@ -256,6 +258,16 @@ class LiveKitStandIn:
     def requests(self) -> list[str]:
         """Methods called so far, such as `livekit.RoomService/CreateRoom`."""
         return list(self._twirp.requests)
+
+    def request_counts(self, since: int = 0) -> Counter[str]:
+        """API calls per method (`livekit.SIP/ListSIPDispatchRule`: 2, ...), from the `since`-th request on
+        (`len(standin.requests)` taken before)."""
+        return Counter(self._twirp.requests[since:])
+
+    @property
+    def listed_items(self) -> Counter[str]:
+        """Items returned so far by each SIP listing method (after its filters and pagination)."""
+        return Counter(self._sip_admin.listed)
 
     @property
     def departures(self) -> list[Departure]:

@@ -47,8 +47,28 @@ def test_an_agent_route_compiles_to_an_individual_rule_dispatching_that_agent() 
     assert rule.rule.dispatch_rule_individual.room_prefix == "call-"
     agent_name, metadata = only_agent(rule)
     assert agent_name == "sales"
-    assert (metadata.mode, metadata.route_id, metadata.target) == ("target", "sales", SALES)
-    assert rule.name == "trunkline:proj:ST_1:agent:sales"
+    assert (metadata.mode, metadata.route_id, metadata.target) == ("target", None, SALES)
+    assert rule.name.startswith("trunkline:proj:ST_1:agent:sales:")
+    assert result.routes == {rule.name: {LONDON_DID: "sales"}}, "the call finds its route by rule and number"
+
+
+def test_routes_with_the_same_target_and_options_share_one_rule_per_trunk() -> None:
+    numbers = [f"+44207946{n:04d}" for n in range(40)]
+    routing_table = table(
+        *[route(f"r{n}", SALES, numbers=[number]) for n, number in enumerate(numbers)],
+        route("own-room", SALES, numbers=["+441614960000"], dispatch=DispatchOptions(room_prefix="vip-")),
+        route("other", AgentTarget(agent="support"), numbers=["+441614960001"]),
+    )
+    served = [*numbers, "+441614960000", "+441614960001"]
+    result = compiled(routing_table, {"ST_1": served, "ST_2": served})
+    assert len(result.rules) == 6, "3 (target, options) pairs on 2 trunks"
+    shared = [rule for rule in result.rules if rule.numbers == numbers]
+    assert [rule.trunk_ids for rule in shared] == [["ST_1"], ["ST_2"]]
+    for rule in shared:
+        assert "trunkline.route_id" not in rule.attributes
+        assert rule.attributes["trunkline.agent"] == "sales"
+        assert result.routes[rule.name] == {number: f"r{n}" for n, number in enumerate(numbers)}
+    assert len({rule.name for rule in result.rules}) == 6, "each rule keeps a stable name of its own"
 
 
 @pytest.mark.parametrize(
@@ -140,13 +160,13 @@ def test_numbers_with_the_same_outcome_share_a_rule_and_defaults_cover_the_rest(
     numbers = ["+442079460001", "020 7946 0000", "+441614960000"]
     result = compiled(routing_table, {"ST_1": numbers})
     assert [(rule.numbers, only_agent(rule)[0]) for rule in result.rules] == [
-        (["+441614960000"], "support"),
         (["+442079460000", "+442079460001"], "sales"),
+        (["+441614960000"], "support"),
     ]
-    assert [rule.name for rule in result.rules] == [
-        "trunkline:proj:ST_1:agent:default",
-        "trunkline:proj:ST_1:agent:london",
-    ]
+    london_rule, default_rule = result.rules
+    assert default_rule.name.startswith("trunkline:proj:ST_1:agent:support:")
+    assert london_rule.name.startswith("trunkline:proj:ST_1:agent:sales:")
+    assert result.routes == {london_rule.name: {"+442079460000": "london", "+442079460001": "london"}}
 
 
 def test_unrouted_numbers_without_default_get_the_defined_reject() -> None:
@@ -182,9 +202,6 @@ def test_compiled_rules_build_livekit_protocol_messages_field_for_field() -> Non
         assert message.rule.WhichOneof("rule") == "dispatch_rule_individual"
     assert [r.hide_phone_number for r in result.rules] == [True, False]
     decided, at_call_time = result.rules
-    assert decided.attributes == {
-        "trunkline.project_id": "proj",
-        "trunkline.route_id": "sales",
-        "trunkline.agent": "sales",
-    }
+    assert decided.attributes == {"trunkline.project_id": "proj", "trunkline.agent": "sales"}
+    assert result.routes == {decided.name: {LONDON_DID: "sales"}}
     assert "trunkline.route_id" not in at_call_time.attributes, "the router decides at call time"
