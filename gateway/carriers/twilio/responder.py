@@ -27,11 +27,13 @@ from gateway.carriers.twilio.exchange import Exchange
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
 from gateway.db.models import Call
+from gateway.flow_secrets import secret_values
 from gateway.ivr import (
     ConnectAgent,
     DialNumber,
     DialSip,
     Event,
+    FlowRegistry,
     HttpRequest,
     HttpResult,
     IvrContext,
@@ -45,6 +47,7 @@ from gateway.ivr import (
     start,
 )
 from gateway.ivr.driver import describe_lookup, pending_request
+from gateway.ivr.secrets import MissingSecrets, reveal, secret_names
 from gateway.livekit.bridging import bridge_credentials
 from routing.model import (
     AgentTarget,
@@ -85,6 +88,11 @@ class Responder:
     @property
     def call(self) -> Call:
         return self.ex.call
+
+    @property
+    def flows(self) -> FlowRegistry:
+        """The flows of the call's project (the route's): no other project's flow can run on this call."""
+        return self.rt.flows(self.account.project_id)
 
     def action_url(self) -> str:
         return f"{self.hook.base_url}/carriers/twilio/ivr?turn={self.ex.conversation.turn}"
@@ -232,7 +240,7 @@ class Responder:
     # --- IVR ------------------------------------------------------------------------------------------------
 
     async def start_flow(self, flow_id: str, variables: dict[str, str] | None = None) -> str | Unavailable:
-        loaded = self.rt.flows.get(flow_id)
+        loaded = self.flows.get(flow_id)
         if loaded is None:
             return Unavailable(f"flow:{flow_id}")
         call = self.call
@@ -243,16 +251,23 @@ class Responder:
         context = IvrContext(
             caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables=dict(variables or {})
         )
-        return await self.run_ivr(start(loaded, context, self.rt.flows))
+        return await self.run_ivr(start(loaded, context, self.flows))
 
     async def continue_flow(self, event: Event) -> str:
         state = self.ex.conversation.ivr
         assert state is not None
-        return await self.run_ivr(advance(state, event, self.rt.flows, now=self.rt.now()))
+        return await self.run_ivr(advance(state, event, self.flows, now=self.rt.now()))
 
     async def _fetch(self, request: HttpRequest) -> HttpResult:
         started = time.monotonic()
-        result = await fetch_with_httpx(self.rt.http, request)
+        try:
+            values = await secret_values(
+                self.rt.services.database, self.account.project_id, secret_names(request)
+            )
+            result = await fetch_with_httpx(self.rt.http, reveal(request, values))
+        except MissingSecrets as missing:
+            log.warning("ivr http lookup names missing flow secrets", extra={"secrets": missing.names})
+            result = HttpResult(error=f"unknown flow secrets: {', '.join(missing.names)}")
         self.ex.event(
             "ivr.lookup", describe_lookup(request, result, time.monotonic() - started), source="gateway"
         )
@@ -260,7 +275,7 @@ class Responder:
 
     async def run_ivr(self, turn: Turn) -> str:
         """Resolve the turn's lookups and agent connections, then render it; the state goes into the call."""
-        flows = self.rt.flows
+        flows = self.flows
         for _ in range(MAX_IVR_RESOLUTIONS):
             if pending_request(turn) is not None:
                 await self.ex.checkpoint(self.key)
