@@ -14,7 +14,10 @@ from tests.conftest import Api
 
 pytestmark = pytest.mark.db
 
-HELLO = "start: hi\nsteps:\n  hi:\n    type: say\n    text: Hello from {who}.\n    next: bye\n  bye:\n    type: hangup\n"
+HELLO = (
+    "start: hi\nsteps:\n  hi:\n    type: say\n    text: Hello from {who}.\n    next: bye\n"
+    "  bye:\n    type: hangup\n"
+)
 
 
 def _flow(who: str) -> bytes:
