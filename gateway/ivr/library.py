@@ -54,7 +54,9 @@ class FlowLibrary:
         with self._lock:
             found = self._registries.get(project_id)
             if found is None:
-                found = FlowRegistry(self.directory(project_id), lambda: self._secret_names.get(project_id))
+                found = FlowRegistry(
+                    self.directory(project_id), lambda: self._secret_names.get(project_id, frozenset())
+                )
                 found.load_all()
                 self._registries[project_id] = found
         return found
@@ -66,7 +68,8 @@ class FlowLibrary:
     # --- secrets (names only) ---------------------------------------------------------------------------------
 
     def set_secret_names(self, project_id: str, names: Iterable[str]) -> None:
-        """The names flows of the project may use as ``{{ secret.NAME }}`` (checked when files load)."""
+        """The names flows of the project may use as ``{{ secret.NAME }}`` (checked when files load; a project
+        never given any has none)."""
         self._secret_names[project_id] = frozenset(names)
 
     # --- loading ---------------------------------------------------------------------------------------------
