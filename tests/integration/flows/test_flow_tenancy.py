@@ -104,3 +104,14 @@ def test_flow_writes_and_deletes_are_audited(api: Api) -> None:
     assert trail[2]["before"]["version"] == second["version"]
     assert trail[2]["after"] is None
     assert api.get("/v1/audit-logs/verify").json()["ok"] is True
+
+
+def test_an_outbound_call_can_only_run_its_own_projects_flow(api: Api) -> None:
+    assert api.put("/v1/flows/only_default", content=_flow("default")).status_code == 200
+    _, other = _second_project(api)
+    assert other.post("/v1/numbers", json={"number": "+442079460042"}).status_code == 201
+    call = {"carrier": "twilio", "to": "+442079460555", "from": "+442079460042", "flow": "only_default"}
+    refused = other.post("/v1/calls", json=call)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "flow"
+    assert other.get("/v1/calls").json()["items"] == [], "nothing was recorded"
