@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.settings import Settings
-from tests.conftest import Api, run_db
+from tests.conftest import Api, env_of, run_db
 
 pytestmark = pytest.mark.db
 
@@ -129,3 +131,29 @@ def test_secret_names_and_values_are_checked(api: Api) -> None:
     assert "not a valid secret name" in bad_name.json()["detail"]
     bad_value = api.put("/v1/flow-secrets/crm_token", json={"value": "two\nlines"})
     assert bad_value.status_code == 400 or bad_value.status_code == 422
+
+
+def test_trunkline_flows_lint_reads_the_projects_secret_names(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    assert api.put("/v1/flow-secrets/crm_token", json={"value": VALUE}).status_code == 200
+    flows = tmp_path / "lint-flows"
+    flows.mkdir()
+    (flows / "good.yaml").write_text(LOOKUP)
+    (flows / "typo.yaml").write_text(LOOKUP.replace("secret.crm_token", "secret.crm_tokn"))
+    env = {**env_of(settings), "TRUNKLINE_FLOWS_DIR": str(flows)}
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "flows", "lint"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("lint-flows/typo.yaml:7:")
+    assert "unknown secret 'crm_tokn' (did you mean 'crm_token'?)" in lines[0]
+    assert lines[-1] == "2 flow file(s): 1 error(s), 0 warning(s)"
+    assert VALUE not in done.stdout + done.stderr
