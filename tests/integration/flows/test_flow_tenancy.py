@@ -108,7 +108,17 @@ def test_flow_writes_and_deletes_are_audited(api: Api) -> None:
 
 def test_an_outbound_call_can_only_run_its_own_projects_flow(api: Api) -> None:
     assert api.put("/v1/flows/only_default", content=_flow("default")).status_code == 200
-    _, other = _second_project(api)
+    created = api.create(
+        "/v1/projects",
+        {
+            "slug": "acme",
+            "name": "Acme",
+            "default_region": "GB",
+            "twilio_account_sid": "AC" + "c3" * 16,
+            "twilio_auth_token": "d4" * 16,
+        },
+    )
+    other = api.as_(created["admin_key"])
     assert other.post("/v1/numbers", json={"number": "+442079460042"}).status_code == 201
     call = {"carrier": "twilio", "to": "+442079460555", "from": "+442079460042", "flow": "only_default"}
     refused = other.post("/v1/calls", json=call)
