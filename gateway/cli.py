@@ -227,6 +227,47 @@ def cmd_transcribe(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def _flow_secret_names(directory: Path) -> frozenset[str] | None:
+    """The flow secret names of the project whose flows are in `directory` (TRUNKLINE_FLOWS_DIR for the default
+    project, its `projects/<project id>` for another), read from the database; None when unknown."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.db.database import Database
+    from gateway.db.engine import sqlite_path
+    from gateway.db.models import FlowSecret, Project
+    from gateway.ivr.library import PROJECTS_DIR
+
+    settings = load_settings()
+    root, directory = Path(settings.flows_dir).resolve(), directory.resolve()
+    if directory != root and directory.parent != root / PROJECTS_DIR:
+        return None
+    path = sqlite_path(settings.async_database_url)
+    if path is not None and not Path(path).exists():
+        return None
+
+    async def read() -> frozenset[str] | None:
+        database = Database.at(settings.async_database_url)
+        try:
+            async with database.session() as session:
+                if directory == root:
+                    project_id = await session.scalar(select(Project.id).where(Project.slug == "default"))
+                else:
+                    project_id = await session.scalar(select(Project.id).where(Project.id == directory.name))
+                if project_id is None:
+                    return None
+                names = await session.scalars(
+                    select(FlowSecret.name).where(FlowSecret.project_id == project_id)
+                )
+                return frozenset(names.all())
+        except (SQLAlchemyError, OSError):
+            return None
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
 def _default_project_region() -> str | None:
     """The default project's default_region, read without creating or migrating anything (None if unknown)."""
     from pathlib import Path
@@ -348,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         # the rest untouched, the flows tool has its own parser and help.
         from gateway.ivr.cli import main as flows_main
 
-        return flows_main(words[1:], default_region=_default_project_region)
+        return flows_main(words[1:], default_region=_default_project_region, secret_names=_flow_secret_names)
     args = build_parser().parse_args(words)
     settings = load_settings()
     result: int = args.func(args, settings)

@@ -19,7 +19,7 @@ from gateway.calls.store import CallStore
 from gateway.db.database import Database
 from gateway.db.types import utcnow
 from gateway.errors import UpstreamUnavailable
-from gateway.ivr import FlowRegistry
+from gateway.ivr import FlowLibrary, FlowRegistry
 from gateway.settings import Settings
 
 T = TypeVar("T")
@@ -40,7 +40,8 @@ class Services:
     call_controls: dict[str, CallControl] = field(default_factory=dict)
     """Live call control by carrier name."""
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
-    flows: FlowRegistry | None = None
+    flows: FlowLibrary | None = None
+    """Every project's IVR flows."""
     clock: Callable[[], datetime] | None = None
     """The time calls run at; tests pin it (business hours). None: now, UTC."""
     _adapters: dict[type[Any], object] = field(default_factory=dict, repr=False)
@@ -61,10 +62,14 @@ class Services:
             raise UpstreamUnavailable(f"{kind.__name__} is not running in this gateway; check its settings.")
         return found
 
-    def flow_registry(self) -> FlowRegistry:
+    def flow_library(self) -> FlowLibrary:
         if self.flows is None:
             raise UpstreamUnavailable("IVR flows are not loaded yet; retry in a moment.")
         return self.flows
+
+    def flow_registry(self, project_id: str) -> FlowRegistry:
+        """The flows of one project (no other project's flow is ever reachable through it)."""
+        return self.flow_library().registry(project_id)
 
 
 def services(state: Any) -> Services:

@@ -8,6 +8,7 @@ from gateway.admin.audit_logs import AuditLogController
 from gateway.admin.call_control import CallControlController
 from gateway.admin.calls import CallController
 from gateway.admin.dispatch_rules import DispatchRuleController
+from gateway.admin.flow_secrets import FlowSecretController
 from gateway.admin.flows import FlowController
 from gateway.admin.numbers import NumberController
 from gateway.admin.projects import ProjectController
@@ -26,6 +27,7 @@ CONTROLLERS = [
     DispatchRuleController,
     AgentController,
     FlowController,
+    FlowSecretController,
     CallController,
     AuditLogController,
     WebhookController,

@@ -214,6 +214,10 @@ async def place_outbound(
     policy = effective_outbound(project.settings, project.default_region, capped=is_tenant(project))
     DestinationPolicy.of(policy, project.default_region).check(to)  # the policy in force (limits applied)
     await placer.check(db, project, data)
+    if data.flow is not None and running.flow_registry(project.id).get(data.flow) is None:
+        raise InvalidInput(
+            f"flow: no flow {data.flow!r} is loaded in this project; GET /v1/flows lists them.", field="flow"
+        )
     await running.call_rate.take(project.id, float(policy.get("calls_per_second", 1.0)))
     await (
         db.commit()

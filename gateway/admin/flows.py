@@ -1,7 +1,8 @@
 """IVR flows as the API sees them: what is loaded (version, problems), the graph, and validated writes.
 
-Flows are the operators' files in TRUNKLINE_FLOWS_DIR, shared by every project of this gateway: any key reads
-them; writing or deleting a file needs an admin of the default project.
+Flows belong to projects: each project's files live in its own directory of TRUNKLINE_FLOWS_DIR (see
+`gateway.ivr.library`), and a key sees, writes and deletes only its own project's flows (another project's flow is
+404). Writes and deletes need an admin and are audited.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from litestar.params import FromPath, RawBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import audit
 from gateway.auth.keys import Role
 from gateway.auth.principal import is_tenant
 from gateway.calls.guard import DestinationPolicy, DestinationRefused
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
-from gateway.errors import Forbidden, InvalidInput, NotFound
+from gateway.errors import InvalidInput, NotFound
+from gateway.flow_secrets import secret_names
 from gateway.ivr import FlowGraph, FlowInUse, FlowRegistry, LoadedFlow
 from gateway.ivr.loader import load_flow_text
 from gateway.ivr.steps import TransferStep
@@ -58,8 +61,9 @@ class FlowDetail(FlowSummary, kw_only=True):
     graph: FlowGraph
 
 
-def registry(state: State) -> FlowRegistry:
-    return services(state).flow_registry()
+def registry(state: State, principal: Caller) -> FlowRegistry:
+    """The caller's project's flows."""
+    return services(state).flow_registry(principal.project_id)
 
 
 def summary(flows: FlowRegistry, loaded: LoadedFlow, agents: set[str] | None = None) -> FlowSummary:
@@ -111,20 +115,18 @@ def _missing_agents(loaded: LoadedFlow, agents: set[str]) -> list[tuple[str, str
     return found
 
 
-async def routes_using(db: AsyncSession, flow_id: str) -> list[str]:
-    """Routes (of any project: flow files are shared) and project defaults that send calls to `flow_id`."""
+async def routes_using(db: AsyncSession, project_id: str, flow_id: str) -> list[str]:
+    """The project's routes, and its routing default, that send calls to its flow `flow_id`."""
     users: list[str] = []
     rows = await db.execute(
-        select(RouteRow.id, RouteRow.name, RouteRow.spec, Project.slug).join(
-            Project, Project.id == RouteRow.project_id
-        )
+        select(RouteRow.id, RouteRow.name, RouteRow.spec).where(RouteRow.project_id == project_id)
     )
-    for route_id, name, spec, slug in rows.all():
+    for route_id, name, spec in rows.all():
         fields = [f for f in ("target", "fallback") if _is_flow(spec.get(f), flow_id)]
-        users.extend(f"route {name!r} ({route_id}, project {slug}) {field}" for field in fields)
-    for slug, settings in (await db.execute(select(Project.slug, Project.settings))).all():
-        if _is_flow((settings or {}).get("routing_default"), flow_id):
-            users.append(f"project {slug}'s routing_default")
+        users.extend(f"route {name!r} ({route_id}) {field}" for field in fields)
+    settings = await db.scalar(select(Project.settings).where(Project.id == project_id))
+    if _is_flow((settings or {}).get("routing_default"), flow_id):
+        users.append("the project's routing_default")
     return sorted(users)
 
 
@@ -132,11 +134,31 @@ def _is_flow(target: Any, flow_id: str) -> bool:
     return isinstance(target, dict) and target.get("type") == "flow" and target.get("flow") == flow_id
 
 
-def _need_platform_admin(principal: Caller) -> None:
-    if not principal.is_platform_admin:
-        raise Forbidden(
-            "Flow files are shared by every project: only admins of the default project change them."
-        )
+def _audited_state(loaded: LoadedFlow | None) -> dict[str, Any] | None:
+    return None if loaded is None else {"version": loaded.version, "file": loaded.path.name}
+
+
+async def _append_audit(
+    db: AsyncSession, principal: Caller, action: str, flow_id: str, before: LoadedFlow | None, after: Any
+) -> None:
+    await audit.append(
+        db,
+        project_id=principal.project_id,
+        actor=principal.actor(),
+        action=action,
+        object_type="flow",
+        object_id=flow_id,
+        before=_audited_state(before),
+        after=after,
+    )
+
+
+def _restore(flows: FlowRegistry, flow_id: str, before: LoadedFlow | None) -> None:
+    """Put a flow file back as it was (its change could not be audited)."""
+    if before is None:
+        flows.delete(flow_id)
+    else:
+        flows.write(flow_id, before.text)
 
 
 class FlowController(Controller):
@@ -145,7 +167,7 @@ class FlowController(Controller):
 
     @get(operation_id="listFlows", summary="List loaded flows with their versions and problems")
     async def list_flows(self, state: State, db: Db, principal: Caller) -> FlowList:
-        flows = registry(state)
+        flows = registry(state, principal)
         agents = await agent_names(db, principal.project_id)
         loaded = flows.all()
         served = {f.id for f in loaded}
@@ -161,7 +183,7 @@ class FlowController(Controller):
 
     @get("/{flow_id:str}", operation_id="getFlow", summary="A flow with its source text and graph")
     async def get_flow(self, state: State, db: Db, principal: Caller, flow_id: FromPath[str]) -> FlowDetail:
-        flows = registry(state)
+        flows = registry(state, principal)
         loaded = flows.get(flow_id)
         if loaded is None:
             raise NotFound(f"No flow {flow_id!r} is loaded; GET /v1/flows lists them (and broken files).")
@@ -180,15 +202,15 @@ class FlowController(Controller):
     async def put_flow(
         self, state: State, db: Db, principal: Caller, flow_id: FromPath[str], body: RawBody
     ) -> FlowSummary:
-        _need_platform_admin(principal)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("The flow must be UTF-8 text (YAML).", field="body") from None
-        flows = registry(state)
+        flows = registry(state, principal)
         project = await db.get(Project, principal.project_id)
         assert project is not None
-        await db.commit()
+        secrets = await secret_names(db, principal.project_id)
+        services(state).flow_library().set_secret_names(principal.project_id, secrets)
         policy = DestinationPolicy.for_project(
             project.settings, project.default_region, capped=is_tenant(project)
         )
@@ -198,9 +220,19 @@ class FlowController(Controller):
             path=flows.flows_dir / f"{flow_id}.yaml",
             base_dir=flows.flows_dir,
             others={flow.id: flow for flow in flows.all()},
+            secrets=secrets,
         )
         refuse_forbidden_transfers(candidate, policy)
-        return summary(flows, flows.write(flow_id, text))
+        before = flows.get(flow_id)
+        after = {"version": candidate.version, "file": candidate.path.name}
+        await _append_audit(db, principal, "flow.update" if before else "flow.create", flow_id, before, after)
+        loaded = flows.write(flow_id, text)
+        try:
+            await db.commit()
+        except BaseException:
+            _restore(flows, flow_id, before)
+            raise
+        return summary(flows, loaded)
 
     @delete(
         "/{flow_id:str}",
@@ -209,8 +241,8 @@ class FlowController(Controller):
         summary="Delete a flow file (refused while a route or another flow sends calls to it)",
     )
     async def delete_flow(self, state: State, db: Db, principal: Caller, flow_id: FromPath[str]) -> None:
-        _need_platform_admin(principal)
-        users = await routes_using(db, flow_id)
+        flows = registry(state, principal)
+        users = await routes_using(db, principal.project_id, flow_id)
         if users:
             raise FlowInUse(
                 f"flow '{flow_id}' is the target of: {'; '.join(users)}. Point them elsewhere (PATCH "
@@ -218,4 +250,16 @@ class FlowController(Controller):
                 field="flow_id",
                 extra={"routes": users},
             )
-        registry(state).delete(flow_id)
+        before = flows.get(flow_id)
+        if before is None:
+            flows.delete(flow_id)  # a broken file with nothing served, or 404
+            await _append_audit(db, principal, "flow.delete", flow_id, None, None)
+            await db.commit()
+            return
+        await _append_audit(db, principal, "flow.delete", flow_id, before, None)
+        flows.delete(flow_id)
+        try:
+            await db.commit()
+        except BaseException:
+            _restore(flows, flow_id, before)
+            raise

@@ -89,9 +89,10 @@ def apply(row: RouteRow, data: RouteIn) -> None:
     row.name, row.priority, row.enabled, row.spec = data.name, data.priority, data.enabled, spec_of(data)
 
 
-def known_flows(state: State) -> set[str]:
-    registry = services(state).flows
-    return {flow.id for flow in registry.all()} if registry is not None else set()
+def known_flows(state: State, project_id: str) -> set[str]:
+    """The project's own flows: a route may only send calls to those."""
+    library = services(state).flows
+    return {flow.id for flow in library.registry(project_id).all()} if library is not None else set()
 
 
 def refuse_forbidden_forwards(project: Project, spec: dict[str, Any]) -> None:
@@ -113,7 +114,9 @@ async def _checked(db: AsyncSession, state: State, principal: Principal, row: Ro
     project = await db.get(Project, principal.project_id)
     assert project is not None
     refuse_forbidden_forwards(project, row.spec)
-    problems = await check_table(db, await load_table(db, project, replace=row), known_flows(state))
+    problems = await check_table(
+        db, await load_table(db, project, replace=row), known_flows(state, project.id)
+    )
     mine = [p for p in problems if p.route_id == row.id]
     errors = [p for p in mine if p.severity == "error"]
     if errors:

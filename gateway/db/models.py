@@ -271,6 +271,17 @@ class WebhookSubscription(Timestamps, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class FlowSecret(Timestamps, Base):
+    """A value a project's flows use by name (``{{ secret.NAME }}`` in an http step); encrypted, write-only."""
+
+    __tablename__ = "flow_secrets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = project_fk()
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(EncryptedString(2000))
+
+
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(

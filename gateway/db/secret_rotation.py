@@ -16,6 +16,7 @@ SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
     "projects": ("twilio_auth_token", "livekit_api_secret"),
     "trunks": ("auth_password",),
     "webhook_subscriptions": ("secret",),
+    "flow_secrets": ("value",),
 }
 """Every encrypted column (`EncryptedString`), by table."""
 

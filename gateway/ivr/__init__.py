@@ -5,7 +5,11 @@ describes the language, ``ivr_flows/schema.json`` lets editors check it.
 
 Public API (stable; other parts of the gateway call these)
 -----------------------------------------------------------
-Flows on disk::
+Flows on disk (one registry per project; `FlowLibrary` keeps them, see `gateway.ivr.library` for the layout)::
+
+    library = FlowLibrary(root: Path, default_project_id)
+    library.registry(project_id) -> FlowRegistry       # that project's flows only
+    await library.run_watcher(stop_event)               # hot reload of every project, for the app lifespan
 
     registry = FlowRegistry(flows_dir: Path)
     registry.load_all() -> list[FlowProblem]         # read and validate every flow (at start-up)
@@ -70,6 +74,7 @@ from gateway.ivr.events import (
 )
 from gateway.ivr.flow import Flow, LoadedFlow
 from gateway.ivr.graph import FlowGraph, GraphEdge, GraphNode, to_dot, to_mermaid
+from gateway.ivr.library import FlowLibrary
 from gateway.ivr.loader import load_flow_text
 from gateway.ivr.problems import FlowInvalid, FlowProblem
 from gateway.ivr.registry import FlowInUse, FlowRegistry
@@ -90,6 +95,7 @@ __all__ = [
     "FlowGraph",
     "FlowInUse",
     "FlowInvalid",
+    "FlowLibrary",
     "FlowLookup",
     "FlowProblem",
     "FlowRegistry",

@@ -22,10 +22,12 @@ from gateway.ivr.driver import fetch_with_httpx_sync
 from gateway.ivr.events import HttpResult
 from gateway.ivr.flowtests import canned_fetch, canned_replies, run_tests
 from gateway.ivr.graph import to_dot, to_mermaid
+from gateway.ivr.library import PROJECTS_DIR
 from gateway.ivr.loader import display_path
 from gateway.ivr.problems import FlowProblem
 from gateway.ivr.registry import FLOW_SUFFIX, FlowRegistry
 from gateway.ivr.schema import TESTS_DIR, schema_files
+from gateway.ivr.secrets import secret_names as secret_names_in
 from gateway.ivr.simulate import simulate
 from gateway.ivr.state import IvrContext
 from routing.numbers import example_e164
@@ -45,9 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     lint = commands.add_parser("lint", help="check flow files; prints file:line:col: error: message (hint)")
     lint.add_argument(
-        "paths", nargs="*", type=Path, help="flow files or directories (default: the flows dir)"
+        "paths",
+        nargs="*",
+        type=Path,
+        help="flow files or directories (default: the flows dir and each project's, <flows dir>/projects/*)",
     )
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
+    lint.add_argument(
+        "--secrets",
+        type=lambda text: frozenset(name.strip() for name in text.split(",") if name.strip()),
+        help="comma-separated names of the flow secrets the project has: any other {{ secret.NAME }} is an error "
+        "(default: read from the database the gateway uses, when it can be reached)",
+    )
     test = commands.add_parser("test", help="run flow tests (default: <flows dir>/tests)")
     test.add_argument("paths", nargs="*", type=Path, help="test files or directories")
     test.add_argument("-v", "--verbose", action="store_true", help="also list passing tests and transcripts")
@@ -86,15 +97,18 @@ def main(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     default_region: Callable[[], str | None] | None = None,
+    secret_names: Callable[[Path], frozenset[str] | None] | None = None,
 ) -> int:
     """Run a `trunkline flows` command. `default_region()` gives the region `simulate` assumes when none is given
-    (the gateway's CLI reads the default project's); without it, or when it gives None, US."""
+    (the gateway's CLI reads the default project's); without it, or when it gives None, US. `secret_names(dir)`
+    gives the flow secret names of the project a flows directory belongs to (None: unknown, not checked)."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
     _quiet_library_logs()
     out = stdout or sys.stdout
     flows_dir: Path = args.flows_dir or default_flows_dir()
     if args.command == "lint":
-        return _lint(args.paths or [flows_dir], strict=args.strict, out=out)
+        names = secret_names if args.secrets is None else (lambda _: args.secrets)
+        return _lint(args.paths or _project_dirs(flows_dir), strict=args.strict, out=out, secret_names=names)
     if args.command == "test":
         return _test(flows_dir, args.paths or [flows_dir / TESTS_DIR], verbose=args.verbose, out=out)
     if args.command == "simulate":
@@ -119,7 +133,13 @@ def _print_problems(problems: Sequence[FlowProblem], out: TextIO) -> tuple[int, 
     return errors, len(problems) - errors
 
 
-def _lint(paths: Sequence[Path], *, strict: bool, out: TextIO) -> int:
+def _lint(
+    paths: Sequence[Path],
+    *,
+    strict: bool,
+    out: TextIO,
+    secret_names: Callable[[Path], frozenset[str] | None] | None = None,
+) -> int:
     problems: list[FlowProblem] = []
     count = 0
     registries: dict[Path, FlowRegistry] = {}
@@ -130,7 +150,9 @@ def _lint(paths: Sequence[Path], *, strict: bool, out: TextIO) -> int:
             continue
         registry = registries.get(directory.resolve())
         if registry is None:
-            registry = registries[directory.resolve()] = FlowRegistry(directory)
+            registry = registries[directory.resolve()] = FlowRegistry(
+                directory, _constant(secret_names(directory) if secret_names is not None else None)
+            )
             registry.load_all()
         wanted = (
             {display_path(p) for p in directory.glob(f"*{FLOW_SUFFIX}")}
@@ -142,6 +164,16 @@ def _lint(paths: Sequence[Path], *, strict: bool, out: TextIO) -> int:
     errors, warnings = _print_problems(problems, out)
     print(f"{count} flow file(s): {errors} error(s), {warnings} warning(s)", file=out)
     return 1 if errors or (strict and warnings) else 0
+
+
+def _constant(names: frozenset[str] | None) -> Callable[[], frozenset[str] | None]:
+    return lambda: names
+
+
+def _project_dirs(flows_dir: Path) -> list[Path]:
+    """The flows directory and every project's directory in it (`gateway.ivr.library` describes the layout)."""
+    projects = flows_dir / PROJECTS_DIR
+    return [flows_dir, *(sorted(p for p in projects.iterdir() if p.is_dir()) if projects.is_dir() else [])]
 
 
 def _load(flows_dir: Path, out: TextIO) -> FlowRegistry:
@@ -211,6 +243,10 @@ def _simulate(
         def fetch(request: HttpRequest) -> HttpResult:
             if args.offline:
                 return HttpResult(error="offline")
+            if secret_names_in(request):
+                return HttpResult(
+                    error="flow secrets are only sent by the gateway (use --canned or --offline)"
+                )
             return fetch_with_httpx_sync(client, request)
 
         return simulate(loaded, ctx, registry, fetch, read=read, out=out)

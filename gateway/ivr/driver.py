@@ -21,6 +21,7 @@ from gateway.ivr.actions import HttpRequest
 from gateway.ivr.engine import advance
 from gateway.ivr.events import HttpResult
 from gateway.ivr.run import FlowLookup
+from gateway.ivr.secrets import shown
 from gateway.ivr.state import Turn
 from gateway.net.outbound import OutboundRefused
 
@@ -119,7 +120,7 @@ _DIGIT_RUN = re.compile(r"\d{4,}")
 def describe_lookup(request: HttpRequest, result: HttpResult, seconds: float) -> dict[str, object]:
     """An HTTP lookup as a call event: where it went (no credentials, query values and digit runs in the path
     hidden: they may carry the caller's input or tokens), how it ended and how long it took."""
-    parts = urlsplit(request.url)
+    parts = urlsplit(shown(request.url))
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"

@@ -61,7 +61,15 @@ def display_path(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def parse_flow(data: bytes, *, flow_id: str, path: Path, base_dir: Path | None) -> ParsedFlow:
+def parse_flow(
+    data: bytes,
+    *,
+    flow_id: str,
+    path: Path,
+    base_dir: Path | None,
+    secrets: frozenset[str] | None = None,
+) -> ParsedFlow:
+    """`secrets`: the names of the project's flow secrets; None when they are not known (not checked)."""
     file = display_path(path)
     decoded = decode_yaml(data, Flow, file=file, step_key=STEPS)
     problems = list(decoded.problems)
@@ -78,7 +86,7 @@ def parse_flow(data: bytes, *, flow_id: str, path: Path, base_dir: Path | None) 
         )
     links = links_of(decoded.value) if decoded.value is not None else {}
     if decoded.value is not None:
-        issues = check_flow(decoded.value, base_dir=base_dir, links=links)
+        issues = check_flow(decoded.value, base_dir=base_dir, links=links, secrets=secrets)
         problems.extend(place(issue, decoded.source, file=file, step_key=STEPS) for issue in issues)
     flow = decoded.value if not errors_in(problems) else None
     return ParsedFlow(flow_id, path, file, data, version_of(data), flow, problems, decoded.source, links)
@@ -135,10 +143,13 @@ def load_flow_text(
     path: Path | None = None,
     base_dir: Path | None = None,
     others: Mapping[str, LoadedFlow] | None = None,
+    secrets: frozenset[str] | None = None,
 ) -> LoadedFlow:
     """Parse and validate one flow (against `others` for cross-flow links); raise `FlowInvalid` on errors."""
     data = text.encode() if isinstance(text, str) else text
-    parsed = parse_flow(data, flow_id=flow_id, path=path or Path(f"{flow_id}.yaml"), base_dir=base_dir)
+    parsed = parse_flow(
+        data, flow_id=flow_id, path=path or Path(f"{flow_id}.yaml"), base_dir=base_dir, secrets=secrets
+    )
     problems = list(parsed.problems)
     if parsed.flow is not None:
         flows = {name: loaded.flow for name, loaded in (others or {}).items() if name != flow_id}

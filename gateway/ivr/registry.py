@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from watchfiles import awatch
@@ -40,9 +40,16 @@ class FlowRegistry:
     """Flows of one directory (``<flow id>.yaml``), validated together. Safe to read from any thread."""
 
     def __init__(
-        self, flows_dir: Path, *, run_flow_tests: bool = False, allow_failing_tests: bool = False
+        self,
+        flows_dir: Path,
+        secrets: Callable[[], frozenset[str] | None] | None = None,
+        *,
+        run_flow_tests: bool = False,
+        allow_failing_tests: bool = False,
     ) -> None:
+        """`secrets`: the names of the flow secrets these flows may use (None or returning None: not checked)."""
         self.flows_dir = Path(flows_dir)
+        self._secrets = secrets
         self.run_flow_tests = run_flow_tests
         """A new version goes live only when the flow's tests pass (else: reported like a lint error)."""
         self.allow_failing_tests = allow_failing_tests
@@ -110,7 +117,12 @@ class FlowRegistry:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
-        return parse_flow(data, flow_id=path.stem, path=path, base_dir=self.flows_dir)
+        return parse_flow(
+            data, flow_id=path.stem, path=path, base_dir=self.flows_dir, secrets=self.secret_names()
+        )
+
+    def secret_names(self) -> frozenset[str] | None:
+        return self._secrets() if self._secrets is not None else None
 
     def _apply(self, parsed: dict[str, ParsedFlow]) -> None:
         cross = cross_check(parsed, self._flows)
@@ -182,7 +194,9 @@ class FlowRegistry:
         data = text.encode("utf-8")
         path = self.flows_dir / f"{flow_id}{FLOW_SUFFIX}"
         with self._lock:
-            item = parse_flow(data, flow_id=flow_id, path=path, base_dir=self.flows_dir)
+            item = parse_flow(
+                data, flow_id=flow_id, path=path, base_dir=self.flows_dir, secrets=self.secret_names()
+            )
             parsed = {**self._parsed, flow_id: item}
             found = item.problems + cross_check(parsed, self._flows).get(flow_id, [])
             if item.flow is None or errors_in(found):

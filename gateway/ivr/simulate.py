@@ -19,6 +19,7 @@ from gateway.ivr.events import (
 )
 from gateway.ivr.flow import LoadedFlow
 from gateway.ivr.run import FlowLookup
+from gateway.ivr.secrets import shown as shown_text
 from gateway.ivr.session import Session, describe_action, describe_state
 from gateway.ivr.state import IvrContext
 
@@ -45,7 +46,7 @@ def simulate(
     def fetch_and_show(request: HttpRequest) -> HttpResult:
         result = fetch(request)
         shown = result.error or f"status {result.status}"
-        print(f"  (HTTP {request.method} {request.url} -> {shown})", file=out)
+        print(f"  (HTTP {request.method} {shown_text(request.url)} -> {shown})", file=out)
         return result
 
     print(f"Simulating {flow.label} as {ctx.caller} at {ctx.now.isoformat()}. {HELP}", file=out)

@@ -2,6 +2,10 @@
 
 No expressions, filters or attribute access, so a flow file can never run code. A variable that is not set
 renders as the empty string; the loader refuses templates that name variables the flow never defines.
+
+``{{ secret.NAME }}`` names one of the project's flow secrets. The engine never sees its value: it renders a
+marker (`secret_marker`) that the adapter replaces at the moment it sends the HTTP request (`gateway.ivr.secrets`).
+Values of variables cannot contain a marker, so caller input can never make a secret appear.
 """
 
 from __future__ import annotations
@@ -11,9 +15,21 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from urllib.parse import quote
 
-__all__ = ["TemplateError", "render", "render_header", "render_url", "variables_in"]
+__all__ = [
+    "SECRET_PREFIX",
+    "TemplateError",
+    "render",
+    "render_header",
+    "render_url",
+    "secret_marker",
+    "variables_in",
+]
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+SECRET_PREFIX = "secret."  # noqa: S105 (a template prefix, not a password)
+MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
+"""Private-use characters around a secret's name in rendered text; never kept in a variable's value."""
+_PLACEHOLDER = re.compile(r"\{\{\s*((?:secret\.)?[A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_MARKS = str.maketrans("", "", MARK_OPEN + MARK_CLOSE)
 _STRAY = re.compile(r"\{\{|\}\}|\{%|%\}")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -37,8 +53,14 @@ def _parts(template: str) -> tuple[str, ...]:
 
 
 def variables_in(template: str) -> list[str]:
-    """The variable names a template refers to, in order. Raises `TemplateError` on bad syntax."""
+    """The names a template refers to, in order (secrets as ``secret.NAME``). Raises `TemplateError` on bad
+    syntax."""
     return list(_parts(template)[1::2])
+
+
+def secret_marker(name: str) -> str:
+    """What ``{{ secret.NAME }}`` renders to until the request is sent."""
+    return f"{MARK_OPEN}{name}{MARK_CLOSE}"
 
 
 def _render(template: str, variables: Mapping[str, str], escape: Callable[[str], str] | None) -> str:
@@ -49,8 +71,12 @@ def _render(template: str, variables: Mapping[str, str], escape: Callable[[str],
     for index, part in enumerate(parts):
         if index % 2 == 0:
             out.append(part)
+        elif part.startswith(SECRET_PREFIX):
+            out.append(secret_marker(part.removeprefix(SECRET_PREFIX)))
         else:
             value = variables.get(part, "")
+            if MARK_OPEN in value or MARK_CLOSE in value:
+                value = value.translate(_MARKS)
             out.append(escape(value) if escape else value)
     return "".join(out)
 

@@ -15,8 +15,8 @@ from gateway.ivr.flow import Flow
 from gateway.ivr.loops import Node, spin_loops
 from gateway.ivr.problems import FieldPath, Issue, did_you_mean
 from gateway.ivr.state import BUILTIN_VARIABLES
-from gateway.ivr.steps import CheckContext, Link
-from gateway.ivr.templates import VARIABLE_NAME, TemplateError, variables_in
+from gateway.ivr.steps import CheckContext, HttpStep, Link
+from gateway.ivr.templates import SECRET_PREFIX, VARIABLE_NAME, TemplateError, variables_in
 from routing.numbers import InvalidNumber, normalize
 
 __all__ = ["Links", "check_flow", "check_flows", "links_of"]
@@ -32,7 +32,14 @@ def links_of(flow: Flow) -> Links:
     return {step_id: step.links() for step_id, step in flow.steps.items()}
 
 
-def check_flow(flow: Flow, *, base_dir: Path | None, links: Links | None = None) -> list[Issue]:
+def check_flow(
+    flow: Flow,
+    *,
+    base_dir: Path | None,
+    links: Links | None = None,
+    secrets: frozenset[str] | None = None,
+) -> list[Issue]:
+    """`secrets`: the names of the project's flow secrets (None: unknown here, so not checked)."""
     links = links if links is not None else links_of(flow)
     issues: list[Issue] = []
     context = CheckContext(frozenset(flow.schedules), base_dir)
@@ -55,7 +62,9 @@ def check_flow(flow: Flow, *, base_dir: Path | None, links: Links | None = None)
             if link.flow is None and link.target is not None and link.target not in flow.steps:
                 hint = _closest(link.target, flow.steps)
                 issues.append(Issue((*at, *link.field), f"'{link.target}' is not a step of this flow", hint))
-        issues.extend(_check_templates(at, step.texts(), known))
+        issues.extend(
+            _check_templates(at, step.texts(), known, secrets, secrets_allowed=isinstance(step, HttpStep))
+        )
         issues.extend(_check_names(at, step.variables_read(), known))
         for path, name in step.assigns():
             issues.extend(_check_assignable((*at, *path), name))
@@ -123,7 +132,14 @@ def _closest(word: str, choices: Iterable[str]) -> str | None:
     return did_you_mean(word, names) or (f"known: {', '.join(names[:12])}" if names else None)
 
 
-def _check_templates(at: FieldPath, texts: Iterable[tuple[FieldPath, str]], known: set[str]) -> list[Issue]:
+def _check_templates(
+    at: FieldPath,
+    texts: Iterable[tuple[FieldPath, str]],
+    known: set[str],
+    secrets: frozenset[str] | None,
+    *,
+    secrets_allowed: bool,
+) -> list[Issue]:
     issues = []
     for path, template in texts:
         try:
@@ -131,8 +147,31 @@ def _check_templates(at: FieldPath, texts: Iterable[tuple[FieldPath, str]], know
         except TemplateError as error:
             issues.append(Issue((*at, *path), str(error)))
             continue
-        issues.extend(_check_names(at, [(path, name) for name in names], known, in_template=True))
+        variables = [(path, name) for name in names if not name.startswith(SECRET_PREFIX)]
+        issues.extend(_check_names(at, variables, known, in_template=True))
+        for name in names:
+            if name.startswith(SECRET_PREFIX):
+                issues.extend(
+                    _check_secret((*at, *path), name.removeprefix(SECRET_PREFIX), secrets, secrets_allowed)
+                )
     return issues
+
+
+def _check_secret(path: FieldPath, name: str, secrets: frozenset[str] | None, allowed: bool) -> list[Issue]:
+    within = rf"\{{\{{\s*(secret\.{re.escape(name)})\s*\}}\}}"
+    if not allowed:
+        return [
+            Issue(
+                path,
+                f"secret '{name}' cannot be used here: secrets go only into an http step's url, headers or body",
+                "a secret is never spoken, shown or stored in a variable",
+                within=within,
+            )
+        ]
+    if secrets is not None and name not in secrets:
+        hint = did_you_mean(name, sorted(secrets)) or f"create it with PUT /v1/flow-secrets/{name}"
+        return [Issue(path, f"unknown secret '{name}'", hint, within=within)]
+    return []
 
 
 def _check_names(

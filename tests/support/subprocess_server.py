@@ -35,8 +35,11 @@ class ServerProcess:
 
 
 @contextmanager
-def gateway_process(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    port = free_port()
+def gateway_process(
+    tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """`port`: where to listen (a restarted gateway takes its predecessor's port, the URL it gave Twilio)."""
+    port = port or free_port()
     flows = tmp_path / "flows"
     flows.mkdir(exist_ok=True)
     values = {
@@ -46,7 +49,7 @@ def gateway_process(tmp_path: Path, env: dict[str, str] | None = None) -> Iterat
         "TRUNKLINE_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
-    log = (tmp_path / "server.log").open("wb")
+    log = (tmp_path / "server.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
         env=values,
@@ -69,7 +72,8 @@ def gateway_process(tmp_path: Path, env: dict[str, str] | None = None) -> Iterat
                 time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

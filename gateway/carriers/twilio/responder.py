@@ -28,12 +28,14 @@ from gateway.carriers.twilio.exchange import Exchange
 from gateway.carriers.twilio.runtime import TwilioRuntime
 from gateway.carriers.twilio.webhook import SignedWebhook
 from gateway.db.models import Call
+from gateway.flow_secrets import secret_values
 from gateway.ivr import (
     Action,
     ConnectAgent,
     DialNumber,
     DialSip,
     Event,
+    FlowRegistry,
     HttpRequest,
     HttpResult,
     IvrContext,
@@ -48,6 +50,7 @@ from gateway.ivr import (
     start,
 )
 from gateway.ivr.driver import describe_lookup, pending_request
+from gateway.ivr.secrets import MissingSecrets, reveal, secret_names
 from gateway.ivr.session import heard
 from gateway.livekit.bridging import bridge_credentials
 from routing.matching import requirements
@@ -105,6 +108,11 @@ class Responder:
     @property
     def call(self) -> Call:
         return self.ex.call
+
+    @property
+    def flows(self) -> FlowRegistry:
+        """The flows of the call's project (the route's): no other project's flow can run on this call."""
+        return self.rt.flows(self.account.project_id)
 
     def action_url(self) -> str:
         return f"{self.hook.base_url}/carriers/twilio/ivr?turn={self.ex.conversation.turn}"
@@ -281,7 +289,7 @@ class Responder:
     # --- IVR ------------------------------------------------------------------------------------------------
 
     async def start_flow(self, flow_id: str, variables: dict[str, str] | None = None) -> str | Unavailable:
-        loaded = self.rt.flows.get(flow_id)
+        loaded = self.flows.get(flow_id)
         if loaded is None:
             return Unavailable(f"flow:{flow_id}", unavailable_reason(f"flow:{flow_id}"))
         call = self.call
@@ -292,16 +300,23 @@ class Responder:
         context = IvrContext(
             caller=remote, called=local, call_id=call.id, now=self.rt.now(), variables=dict(variables or {})
         )
-        return await self.run_ivr(start(loaded, context, self.rt.flows))
+        return await self.run_ivr(start(loaded, context, self.flows))
 
     async def continue_flow(self, event: Event) -> str:
         state = self.ex.conversation.ivr
         assert state is not None
-        return await self.run_ivr(advance(state, event, self.rt.flows, now=self.rt.now()))
+        return await self.run_ivr(advance(state, event, self.flows, now=self.rt.now()))
 
     async def _fetch(self, request: HttpRequest) -> HttpResult:
         started = time.monotonic()
-        result = await fetch_with_httpx(self.rt.http, request)
+        try:
+            values = await secret_values(
+                self.rt.services.database, self.account.project_id, secret_names(request)
+            )
+            result = await fetch_with_httpx(self.rt.http, reveal(request, values))
+        except MissingSecrets as missing:
+            log.warning("ivr http lookup names missing flow secrets", extra={"secrets": missing.names})
+            result = HttpResult(error=f"unknown flow secrets: {', '.join(missing.names)}")
         described = describe_lookup(request, result, time.monotonic() - started)
         self.ex.event("ivr.lookup", described, source="gateway")
         metrics.ivr_lookup(str(described["outcome"]))
@@ -309,7 +324,7 @@ class Responder:
 
     async def run_ivr(self, turn: Turn) -> str:
         """Resolve the turn's lookups and agent connections, then render it; the state goes into the call."""
-        flows = self.rt.flows
+        flows = self.flows
         for _ in range(MAX_IVR_RESOLUTIONS):
             if pending_request(turn) is not None:
                 await self.ex.checkpoint(self.key)
@@ -346,7 +361,7 @@ class Responder:
 
     def _transfer_failed(self, turn: Turn, kept: list[Action]) -> Turn:
         """The flow's transfer could not be tried: the flow goes on as after a failed transfer."""
-        after = advance(turn.state, TransferResult(status="failed"), self.rt.flows, now=self.rt.now())
+        after = advance(turn.state, TransferResult(status="failed"), self.flows, now=self.rt.now())
         return Turn(after.state, [*kept, *after.actions], [*turn.steps, *after.steps])
 
     def _render_turn(self, turn: Turn) -> str:

@@ -53,9 +53,9 @@ class TwilioRuntime:
         """The time calls run at (tests pin business hours)."""
         return self.services.now()
 
-    @property
-    def flows(self) -> FlowRegistry:
-        return self.services.flow_registry()
+    def flows(self, project_id: str) -> FlowRegistry:
+        """The project's flows: a call runs only flows of its own project."""
+        return self.services.flow_registry(project_id)
 
     def livekit_ready(self, account: TwilioAccount) -> bool:
         """Agents can be bridged: the project has LiveKit credentials and LIVEKIT_SIP_URI is set."""

@@ -314,7 +314,7 @@ async def answer_action(runtime: TwilioRuntime, hook: SignedWebhook, turn: int) 
     note_answered(edit, voice)
     exchange = Exchange(runtime.store, edit, conversation)
     event = twilio_event(hook.params)
-    sensitive = input_is_sensitive(conversation.ivr, runtime.flows)
+    sensitive = input_is_sensitive(conversation.ivr, runtime.flows(call.project_id))
     webhook = exchange.event(
         "twilio.input", {"turn": turn + 1, "reply_to": turn, **describe_input(event, hook.params, sensitive)}
     )

@@ -61,7 +61,7 @@ def test_a_flow_a_route_targets_cannot_be_deleted(api: Api) -> None:
     refused = api.request("DELETE", "/v1/flows/hello")
     assert refused.status_code == 409
     problem = refused.json()
-    assert problem["routes"] == [f"route 'main line' ({route['id']}, project default) target"]
+    assert problem["routes"] == [f"route 'main line' ({route['id']}) target"]
     assert "main line" in problem["detail"]
     assert api.get("/v1/flows/hello").status_code == 200, "still served"
     assert api.request("DELETE", f"/v1/routes/{route['id']}").status_code == 204

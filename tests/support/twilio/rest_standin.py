@@ -20,7 +20,7 @@ import concurrent.futures
 import re
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -118,6 +118,9 @@ class TwilioRestStandIn:
         self.calls: dict[str, CallRecord] = {}
         self.requests: list[RecordedRequest] = []
         self.base_url = ""
+        self.on_created: Callable[[CallRecord], None] | None = None
+        """Called (on the stand-in's thread) once a call is created and before Twilio answers the request: a
+        test can crash the gateway in the window between Twilio's acceptance and the gateway's next write."""
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
@@ -312,6 +315,8 @@ class TwilioRestStandIn:
         )
         with self._lock:
             self.calls[record.sid] = record
+        if self.on_created is not None:
+            self.on_created(record)
         return _json(201, record.resource())
 
     def _update(self, record: CallRecord, params: dict[str, str]) -> web.Response:

@@ -32,6 +32,37 @@ def test_lint_passes_on_the_sample_flows(flows_dir: Path) -> None:
     assert run("--flows-dir", str(flows_dir), "lint") == (0, "3 flow file(s): 0 error(s), 0 warning(s)\n")
 
 
+SECRET_LOOKUP = """\
+start: lookup
+steps:
+  lookup:
+    type: http
+    url: https://crm.example.com/api/customer
+    headers:
+      Authorization: "Bearer {{ secret.crm_tokn }}"
+    next: bye
+    on_error: bye
+  bye:
+    type: hangup
+"""
+
+
+def test_lint_reports_an_unknown_secret_with_file_line_and_column(flows_dir: Path) -> None:
+    project = flows_dir / "projects" / "prj_acme"
+    project.mkdir(parents=True)
+    (project / "lookup.yaml").write_text(SECRET_LOOKUP)
+    code, out = run("--flows-dir", str(flows_dir), "lint", "--secrets", "crm_token,erp_key")
+    assert code == 1
+    column = SECRET_LOOKUP.splitlines()[6].index("secret.crm_tokn") + 1
+    assert out.splitlines()[0] == (
+        f"{project / 'lookup.yaml'}:7:{column}: error: step 'lookup': unknown secret 'crm_tokn' "
+        "(did you mean 'crm_token'?)"
+    )
+    assert out.splitlines()[-1] == "4 flow file(s): 1 error(s), 0 warning(s)", "the project's directory too"
+    code, out = run("--flows-dir", str(flows_dir), "lint", "--secrets", "crm_tokn")
+    assert code == 0, out
+
+
 def test_lint_reports_each_problem_as_a_line_and_fails(flows_dir: Path) -> None:
     bad = flows_dir / "bad.yaml"
     bad.write_text(
