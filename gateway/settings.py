@@ -112,6 +112,11 @@ class Settings:
     """Requests one API key may make to /v1 per minute (then 429 until the minute ends); shared by replicas on
     PostgreSQL. 0: no limit."""
 
+    import_max_body: int = field(default=64 * 1024 * 1024, metadata={"env": "TRUNKLINE_IMPORT_MAX_BODY"})
+    """Largest body, in bytes, of a bulk import (`POST /v1/numbers/import`, `POST /v1/routes/import`); larger ones
+    are refused with 413 before they are read (by their Content-Length) or as soon as they pass it. The upload is
+    spooled to a temporary file, so this bounds disk, not memory: 64 MiB is about a million numbers in CSV."""
+
     @property
     def async_database_url(self) -> str:
         url = self.database_url

@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
 from gateway.admin.route_warnings import deployment_warnings
-from gateway.auth.principal import Principal, is_tenant
-from gateway.calls.guard import DestinationPolicy
+from gateway.auth.principal import Principal
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
+from gateway.route_checks import refuse_forbidden_forwards
 from gateway.routing_table import agent_names, compiled_rules, input_of, load_table, to_route
 from gateway.services import services
 from gateway.stored_routes import stored_routes
@@ -99,20 +99,6 @@ def apply(row: RouteRow, data: RouteIn) -> None:
 def known_flows(state: State) -> set[str]:
     registry = services(state).flows
     return {flow.id for flow in registry.all()} if registry is not None else set()
-
-
-def refuse_forbidden_forwards(project: Project, spec: dict[str, Any]) -> None:
-    """A route whose target or fallback forwards where the project's calls may not go is refused (toll fraud)."""
-    policy = DestinationPolicy.for_project(
-        project.settings, project.default_region, capped=is_tenant(project)
-    )
-    for part in ("target", "fallback"):
-        target = spec.get(part) or {}
-        if target.get("type") != "forward":
-            continue
-        for key in ("number", "sip_uri"):
-            if target.get(key):
-                policy.check(target[key], field=f"{part}.{key}")
 
 
 def shadow_warning(route_id: str, shadowed: list[str], rejects: bool) -> list[str]:
