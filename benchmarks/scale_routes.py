@@ -1,0 +1,200 @@
+"""Control plane at carrier scale (issue 20, part A): route saves and bulk imports with 10,000 routes and 100,000
+numbers in one project, on SQLite and on PostgreSQL, through `trunkline serve` (LiveKit not configured).
+
+For each database: route save latency (PATCH /v1/routes/{id}, one client, sequential, so the table keeps its
+size) with 10 routes and again with 10,000, and route creation (POST /v1/routes) at 10,000; the ratio of the two
+medians; numbers per second through `POST /v1/numbers/import` (CSV) and routes per second through
+`POST /v1/routes/import` (JSON); the server's peak RSS. Last line: one JSON object.
+
+    .venv/bin/python benchmarks/scale_routes.py [--numbers 100000] [--routes 10000] [--saves 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._support import PYTHON, SERVER_CORE, pinned, process, wait_ready
+from tests.support.live_server import free_port
+from tests.support.postgres import running_cluster
+
+SMALL_TABLE = 10
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def _env(url: str, work: Path, port: int) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "TRUNKLINE_PORT": str(port),
+        "TRUNKLINE_LOG_LEVEL": "WARNING",
+        "TRUNKLINE_FLOWS_DIR": str(work / "flows"),
+        "TRUNKLINE_SECRET_KEY_FILE": str(work / "secret.key"),
+        "TRUNKLINE_AUDIT_KEY_FILE": str(work / "audit.key"),
+        "TRUNKLINE_AUDIT_CHECKPOINTS": str(work / "checkpoints.jsonl"),
+        "TRUNKLINE_RATE_LIMIT_PER_KEY": "0",
+    }
+
+
+def _create_key(env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [PYTHON, "-m", "gateway", "keys", "create", "--project", "default", "--role", "admin"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _number(i: int) -> str:
+    return f"+1212{2000000 + i:07d}"
+
+
+def _route(i: int, name: str) -> dict[str, object]:
+    return {"name": name, "target": {"type": "voicemail"}, "match": {"numbers": [_number(i)]}}
+
+
+def _import_routes(client: httpx.Client, start: int, count: int) -> float:
+    body = json.dumps([_route(start + i, f"r{start + i}") for i in range(count)])
+    began = time.perf_counter()
+    answer = client.post("/v1/routes/import", content=body, headers={"Content-Type": "application/json"})
+    elapsed = time.perf_counter() - began
+    assert answer.status_code == 200, answer.text[:500]
+    return elapsed
+
+
+def _ids(client: httpx.Client) -> list[str]:
+    return [route["id"] for route in client.get("/v1/routes/export", params={"format": "json"}).json()]
+
+
+def _updates(client: httpx.Client, ids: list[str], count: int, offset: int) -> list[float]:
+    """Save `count` changes to stored routes (the table keeps its size), one at a time; each route moves to a
+    number another stored route may already match."""
+    times = []
+    for i in range(count):
+        route_id = ids[(i * 7919) % len(ids)]
+        body = {"name": f"save{offset + i}", "match": {"numbers": [_number((offset + i * 31) % 100_000)]}}
+        began = time.perf_counter()
+        answer = client.patch(f"/v1/routes/{route_id}", json=body)
+        times.append(time.perf_counter() - began)
+        assert answer.status_code == 200, answer.text[:500]
+    return times
+
+
+def _creates(client: httpx.Client, count: int, offset: int) -> list[float]:
+    times = []
+    for i in range(count):
+        began = time.perf_counter()
+        answer = client.post("/v1/routes", json=_route(offset + i, f"new{offset + i}"))
+        times.append(time.perf_counter() - began)
+        assert answer.status_code == 201, answer.text[:500]
+    return times
+
+
+def _numbers_csv(count: int) -> Iterator[bytes]:
+    yield b"number,label\n"
+    for start in range(0, count, 10_000):
+        yield "".join(f"{_number(i)},line {i}\n" for i in range(start, min(count, start + 10_000))).encode()
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def measure(url: str, work: Path, numbers: int, routes: int, saves: int) -> dict[str, float]:
+    (work / "flows").mkdir(exist_ok=True)
+    port = free_port()
+    env = _env(url, work, port)
+    with process([*pinned(SERVER_CORE), PYTHON, "-m", "gateway", "serve"], env) as server:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base}/health/ready", timeout=60)
+        token = _create_key(env)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as client:
+            _import_routes(client, 0, SMALL_TABLE)
+            ids = _ids(client)
+            _updates(client, ids, 10, 0)  # warm-up
+            small = _updates(client, ids, saves, 10)
+            began = time.perf_counter()
+            answer = client.post(
+                "/v1/numbers/import", content=_numbers_csv(numbers), headers={"Content-Type": "text/csv"}
+            )
+            numbers_seconds = time.perf_counter() - began
+            assert answer.status_code == 200, answer.text[:500]
+            routes_seconds = _import_routes(client, SMALL_TABLE, routes - SMALL_TABLE)
+            ids = _ids(client)
+            assert len(ids) == routes
+            _updates(client, ids, 10, 0)  # warm-up: the server reads the imported table once
+            large = _updates(client, ids, saves, saves)
+            creates = _creates(client, saves // 2, 0)
+        peak = peak_rss_mb(server.pid)
+    return {
+        "save_small_p50_ms": round(_p(small, 0.5), 2),
+        "save_small_p99_ms": round(_p(small, 0.99), 2),
+        "save_p50_ms": round(_p(large, 0.5), 2),
+        "save_p99_ms": round(_p(large, 0.99), 2),
+        "save_ratio_10k_to_10": round(statistics.median(large) / statistics.median(small), 2),
+        "create_p99_ms": round(_p(creates, 0.99), 2),
+        "numbers_per_s": round(numbers / numbers_seconds),
+        "routes_imported_per_s": round((routes - SMALL_TABLE) / routes_seconds),
+        "peak_rss_mb": round(peak, 1),
+    }
+
+
+@contextmanager
+def databases(work: Path) -> Iterator[dict[str, str]]:
+    with running_cluster() as cluster:
+        cluster.psql("CREATE DATABASE bench")
+        yield {
+            "sqlite": f"sqlite+aiosqlite:///{work / 'sqlite' / 'bench.db'}",
+            "postgresql": cluster.url("bench"),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--numbers", type=int, default=100_000)
+    parser.add_argument("--routes", type=int, default=10_000)
+    parser.add_argument("--saves", type=int, default=200)
+    args = parser.parse_args()
+    figures: dict[str, object] = {"routes": args.routes, "numbers": args.numbers}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="trunkline-scale-") as tmp, databases(Path(tmp)) as urls:
+        for engine, url in urls.items():
+            work = Path(tmp) / engine
+            work.mkdir(exist_ok=True)
+            results = measure(url, work, args.numbers, args.routes, args.saves)
+            for key, value in results.items():
+                print(f"{engine:10} {key:26} {value}")
+                figures[f"{engine}_{key}"] = value
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    figures["targets_met"] = all(
+        figures[f"{engine}_save_p99_ms"] < 50  # type: ignore[operator]
+        and figures[f"{engine}_save_ratio_10k_to_10"] < 3  # type: ignore[operator]
+        and figures[f"{engine}_numbers_per_s"] >= 5000  # type: ignore[operator]
+        for engine in ("sqlite", "postgresql")
+    )
+    print(json.dumps({"benchmark": "scale_routes", **figures}))
+
+
+if __name__ == "__main__":
+    main()
