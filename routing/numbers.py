@@ -114,9 +114,9 @@ def normalize(raw: str, default_region: str | None) -> E164Number:
     possible = phonenumbers.is_possible_number_with_reason(parsed)
     if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise InvalidNumber(mask(text), _NOT_POSSIBLE.get(possible, "NOT_POSSIBLE"))
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber(mask(text), "NOT_VALID")
     region = phonenumbers.region_code_for_number(parsed)
+    if not phonenumbers.is_valid_number_for_region(parsed, region):  # is_valid_number, without a second look-up
+        raise InvalidNumber(mask(text), "NOT_VALID")
     return E164Number(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         extension=parsed.extension or None,
