@@ -6,10 +6,12 @@ the import's transaction starts; exports stream page by page. The work is in `ga
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromQuery
 from litestar.response import Stream
 
@@ -29,6 +31,45 @@ IMPORT_HELP = (
     "line) or application/json (an array of objects). All rows are written or none: a refused file answers 422 "
     "with `refused`, every refused row's number (1 = the first data row) and reason."
 )
+
+
+def _import_body(csv_example: str, json_example: list[dict[str, Any]]) -> RequestBody:
+    return RequestBody(
+        required=True,
+        description="The file itself (not a multipart form).",
+        content={
+            "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING), example=csv_example),
+            "application/json": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT)),
+                example=json_example,
+            ),
+        },
+    )
+
+
+@dataclass
+class _NumbersImport(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = _import_body(
+            "number,trunk_id,label\n+14155550100,,sales\n+14155550101,,support\n",
+            [{"number": "+14155550100", "label": "sales"}, {"number": "+14155550101"}],
+        )
+
+
+@dataclass
+class _RoutesImport(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = _import_body(
+            'name,priority,target,match\nsales,10,"{""type"": ""voicemail""}","{""numbers"": [""+14155550100""]}"\n',
+            [
+                {
+                    "name": "sales",
+                    "priority": 10,
+                    "target": {"type": "voicemail"},
+                    "match": {"numbers": ["+14155550100"]},
+                }
+            ],
+        )
 
 
 def _export_format(format: str) -> Format:
@@ -62,6 +103,7 @@ class NumberBulkController(Controller):
         summary="Import numbers from CSV or JSON (all or nothing)",
         description=IMPORT_HELP + " CSV columns: number, trunk_id, label, region.",
         request_max_body_size=None,
+        operation_class=_NumbersImport,
     )
     async def import_numbers(
         self, request: Request[Any, Any, Any], db: Db, principal: Caller, state: State
@@ -91,6 +133,7 @@ class RouteBulkController(Controller):
         description=IMPORT_HELP
         + " CSV columns: id (optional), name, priority, enabled, and target, match, fallback, dispatch as JSON.",
         request_max_body_size=None,
+        operation_class=_RoutesImport,
     )
     async def import_routes(
         self, request: Request[Any, Any, Any], db: Db, principal: Caller, state: State
