@@ -217,3 +217,22 @@ def test_a_route_that_shadows_hundreds_of_others_says_which(api: Api) -> None:
     api.delete(f"/v1/routes/{wide['id']}")
     alone = api.patch(f"/v1/routes/{later['id']}", json={"priority": 99}).json()
     assert not any(wide["id"] in w for w in alone["warnings"]), "the deleted route no longer shadows"
+
+
+def test_a_bad_row_after_batches_were_inserted_rolls_everything_back(api: Api) -> None:
+    """Rows go in by the thousand inside one transaction: a refusal at the end undoes the batches before it."""
+    before = _numbers(api)
+    rows = ["number"] + [f"+1415555{i:04d}" for i in range(2500)] + ["+14155550042"]
+    answer = api.post("/v1/numbers/import", content="\n".join(rows), headers=CSV)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["refused"] == [
+        {"row": 2501, "field": "number", "reason": "+14155550042 is also on row 43: list each number once"}
+    ]
+    assert _numbers(api) == before
+    assert not _imports(api, "number.import")
+    routes = [{"name": f"r{i}", "target": {"type": "voicemail"}} for i in range(1200)]
+    routes.append({"name": "bad", "target": {"type": "flow", "flow": "missing"}})
+    refused = api.post("/v1/routes/import", content=json.dumps(routes), headers=JSON)
+    assert refused.status_code == 422
+    assert [r["row"] for r in refused.json()["refused"]] == [1201]
+    assert api.get("/v1/routes").json()["items"] == []
