@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -125,6 +126,9 @@ async def import_numbers(
             importer.check(number, fields)
             if len(importer.pending) >= BATCH:
                 await importer.flush()
+                await asyncio.sleep(
+                    0
+                )  # checking rows is CPU work: let the gateway's other requests run between batches
         await importer.flush()
         importer.refusals.raise_if_any(total, "number")
     except BaseException:

@@ -6,6 +6,7 @@ before it in the file. In CSV the nested fields (`target`, `match`, `fallback`, 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -187,6 +188,9 @@ async def import_routes(
             importer.check(number, fields, kind)
             if len(importer.pending) >= BATCH:
                 await importer.flush()
+                await asyncio.sleep(
+                    0
+                )  # checking rows is CPU work: let the gateway's other requests run between batches
         await importer.flush()
         importer.refusals.raise_if_any(total, "route")
     except BaseException:
