@@ -152,7 +152,7 @@ async def import_numbers(
 
 def _csv_line(values: list[str]) -> bytes:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(values)
+    csv.writer(out).writerow(values)
     return out.getvalue().encode()
 
 
@@ -183,7 +183,7 @@ async def export_numbers(database: Database, project_id: str, kind: Format) -> A
         after = page[-1].id
         if kind == "csv":
             out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
+            writer = csv.writer(out)
             writer.writerows([n.e164, n.trunk_id or "", n.label, n.region] for n in page)
             yield out.getvalue().encode()
         else:

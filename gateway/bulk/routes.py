@@ -222,7 +222,7 @@ async def export_routes(database: Database, project_id: str, kind: Format) -> As
     """The project's routes in id order, in the import's format, a page at a time (no transaction is held while
     the reader takes the bytes)."""
     columns = ["id", "name", "priority", "enabled", *SPEC_FIELDS]
-    yield b"[" if kind == "json" else ",".join(columns).encode() + b"\n"
+    yield b"[" if kind == "json" else ",".join(columns).encode() + b"\r\n"
     after = ""
     first = True
     while True:
@@ -242,7 +242,7 @@ async def export_routes(database: Database, project_id: str, kind: Format) -> As
             yield (b"" if first else b",") + b",".join(msgspec.json.encode(_exported(row)) for row in page)
         else:
             out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
+            writer = csv.writer(out)
             for row in page:
                 body = _exported(row)
                 writer.writerow(
