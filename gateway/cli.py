@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bulk.cli import add_bulk_commands
 from gateway.call_cli import add_call_commands
 from gateway.settings import Settings, load_settings
 
@@ -363,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain_cmd.add_argument("--json", action="store_true", help="print the decision as JSON")
     explain_cmd.set_defaults(func=cmd_routes_explain)
+    add_bulk_commands(routes, "routes")
+    numbers = sub.add_parser("numbers", help="phone numbers").add_subparsers(
+        dest="numbers_command", required=True
+    )
+    add_bulk_commands(numbers, "numbers")
 
     add_call_commands(sub)
 

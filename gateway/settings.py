@@ -121,6 +121,10 @@ class Settings:
     call_retention_days: int = field(default=0, metadata={"env": "TRUNKLINE_CALL_RETENTION_DAYS"})
     """Delete calls (with their events, recordings and transcripts) older than this many days, hourly, in small
     batches. 0: keep calls forever."""
+    import_max_body: int = field(default=64 * 1024 * 1024, metadata={"env": "TRUNKLINE_IMPORT_MAX_BODY"})
+    """Largest body, in bytes, of a bulk import (`POST /v1/numbers/import`, `POST /v1/routes/import`); larger ones
+    are refused with 413 before they are read (by their Content-Length) or as soon as they pass it. The upload is
+    spooled to a temporary file, so this bounds disk, not memory: 64 MiB is about a million numbers in CSV."""
 
     @property
     def async_database_url(self) -> str:

@@ -114,9 +114,10 @@ def normalize(raw: str, default_region: str | None) -> E164Number:
     possible = phonenumbers.is_possible_number_with_reason(parsed)
     if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise InvalidNumber(mask(text), _NOT_POSSIBLE.get(possible, "NOT_POSSIBLE"))
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber(mask(text), "NOT_VALID")
     region = phonenumbers.region_code_for_number(parsed)
+    # is_valid_number(parsed) is this check with the same look-up: it is costly for shared calling codes (+1)
+    if region is None or not phonenumbers.is_valid_number_for_region(parsed, region):
+        raise InvalidNumber(mask(text), "NOT_VALID")
     return E164Number(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         extension=parsed.extension or None,

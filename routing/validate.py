@@ -27,10 +27,11 @@ from routing.model import (
     ScheduleMatch,
     Target,
 )
+from routing.neighbours import RouteNeighbours
 from routing.numbers import InvalidNumber, mask, normalize
 from routing.schedule import always_open, never_opens
 
-__all__ = ["Problem", "has_errors", "validate"]
+__all__ = ["Problem", "check_route", "has_errors", "shadowed_by", "validate"]
 
 Severity = Literal["error", "warning"]
 CALL_VARIABLES = frozenset({"caller", "called", "call_id"})
@@ -62,6 +63,40 @@ def validate(
         checker.route(route.route)
     checker.shadowing(compiled)
     return checker.problems
+
+
+def check_route(
+    route: Route, table: RouteNeighbours, known_flows: Collection[str], known_agents: Collection[str]
+) -> list[Problem]:
+    """What `validate` says about `route` in the table `table` holds with `route` put in it (replacing the route
+    with its id), found by comparing it with the routes it can interact with only."""
+    checker = _Checker(known_flows, known_agents)
+    checker.route(route)
+    if route.enabled:
+        compiled = table.compile(route)
+        earlier = [
+            other
+            for other in table.covering(compiled)
+            if other.enabled and other.id != route.id and other.sort_key < compiled.sort_key
+        ]
+        checker.first_cover(compiled, earlier)
+    return checker.problems
+
+
+def shadowed_by(route: Route, table: RouteNeighbours) -> list[str]:
+    """Ids of the enabled routes after `route` (in evaluation order) that match no call `route` does not match:
+    with `route` in the table they only run when its target and fallback are unavailable."""
+    if not route.enabled:
+        return []
+    compiled = table.compile(route)
+    return [
+        later.id
+        for later in table.covered(compiled)
+        if later.enabled
+        and later.id != route.id
+        and later.sort_key > compiled.sort_key
+        and _covers(compiled, later)
+    ]
 
 
 class _Checker:
@@ -185,12 +220,25 @@ class _Checker:
             self.add(route_id, field, "warning", 'the schedule is always open, so "closed" never holds')
 
     def shadowing(self, routes: list[CompiledRoute]) -> None:
-        enabled = [route for route in routes if route.enabled]
-        for position, later in enumerate(enabled):
-            for earlier in enabled[:position]:
-                if _covers(earlier, later):
-                    self.add(later.id, "match", "warning", _shadow_message(earlier))
-                    break
+        """Each enabled route against the earlier ones that may cover it (`RouteNeighbours`), not every pair."""
+        table = RouteNeighbours()
+        for route in routes:
+            table.add(route)
+        for later in routes:
+            if later.enabled:
+                earlier = [
+                    other
+                    for other in table.covering(later)
+                    if other.enabled and other.sort_key < later.sort_key
+                ]
+                self.first_cover(later, earlier)
+
+    def first_cover(self, later: CompiledRoute, earlier: list[CompiledRoute]) -> None:
+        """Warn about `later` when one of `earlier` (in evaluation order) matches every call it does."""
+        for route in earlier:
+            if _covers(route, later):
+                self.add(later.id, "match", "warning", _shadow_message(route))
+                return
 
 
 def _shadow_message(earlier: CompiledRoute) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.admin.agents import AgentController
 from gateway.admin.api_keys import ApiKeyController
 from gateway.admin.audit_logs import AuditLogController
+from gateway.admin.bulk import NumberBulkController, RouteBulkController
 from gateway.admin.call_control import CallControlController
 from gateway.admin.calls import CallController
 from gateway.admin.dispatch_rules import DispatchRuleController
@@ -22,7 +23,9 @@ CONTROLLERS = [
     ProjectController,
     ApiKeyController,
     TrunkController,
+    NumberBulkController,
     NumberController,
+    RouteBulkController,
     RouteController,
     DispatchRuleController,
     AgentController,

@@ -1,7 +1,9 @@
 """Routes: where calls go. The stored shape is `routing.model.Route`; the engine lives in `routing/`.
 
-Saving a route validates the whole table (unknown flows or agents, schedules that never open, rules that can
-never win): errors refuse the change, warnings come back with the saved route.
+Saving a route validates it (unknown flows or agents, schedules that never open, rules that can never win) against
+the routes it can interact with, found through the project's stored routes indexed by number
+(`gateway.stored_routes`): errors refuse the change, warnings come back with the saved route. The cost of a save
+does not grow with the table.
 """
 
 from __future__ import annotations
@@ -18,20 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.crud import Page, commit_audited, merge_patch, page, scoped, to_builtins
 from gateway.admin.route_warnings import deployment_warnings
-from gateway.auth.principal import Principal, is_tenant
-from gateway.calls.guard import DestinationPolicy
+from gateway.auth.principal import Principal
 from gateway.db.models import Project
 from gateway.db.models import Route as RouteRow
 from gateway.db.types import utcnow
 from gateway.errors import InvalidInput
 from gateway.ids import new_id
-from gateway.routing_table import check_table, compiled_rules, input_of, load_table, to_route
+from gateway.route_checks import refuse_forbidden_forwards
+from gateway.routing_table import agent_names, compiled_rules, input_of, load_table, to_route
 from gateway.services import services
+from gateway.stored_routes import stored_routes
 from gateway.web.deps import Caller, Db
 from gateway.web.examples import json_example
 from routing.compile import CompiledRules
-from routing.model import Decision, DispatchOptions, Match, RouteQuery, Target
+from routing.model import Decision, DispatchOptions, Match, RejectTarget, RouteQuery, Target
 from routing.resolve import explain
+from routing.validate import check_route, shadowed_by
+
+SHADOWED_SHOWN = 10
+"""Ids listed in the warning about the routes a saved route shadows."""
 
 
 class RouteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,29 +102,33 @@ def known_flows(state: State, project_id: str) -> set[str]:
     return {flow.id for flow in library.registry(project_id).all()} if library is not None else set()
 
 
-def refuse_forbidden_forwards(project: Project, spec: dict[str, Any]) -> None:
-    """A route whose target or fallback forwards where the project's calls may not go is refused (toll fraud)."""
-    policy = DestinationPolicy.for_project(
-        project.settings, project.default_region, capped=is_tenant(project)
+def shadow_warning(route_id: str, shadowed: list[str], rejects: bool) -> list[str]:
+    if not shadowed:
+        return []
+    shown = ", ".join(repr(other) for other in shadowed[:SHADOWED_SHOWN])
+    more = f" and {len(shadowed) - SHADOWED_SHOWN} more" if len(shadowed) > SHADOWED_SHOWN else ""
+    effect = (
+        "they can never win"
+        if rejects
+        else "they only run when this route's target and fallback are unavailable"
     )
-    for part in ("target", "fallback"):
-        target = spec.get(part) or {}
-        if target.get("type") != "forward":
-            continue
-        for key in ("number", "sip_uri"):
-            if target.get(key):
-                policy.check(target[key], field=f"{part}.{key}")
+    return [
+        f"route {route_id!r}: match: shadows {len(shadowed)} route(s) evaluated after it ({shown}{more}), "
+        f"which match no call this route does not: {effect}; narrow this route's match or raise its priority "
+        "number"
+    ]
 
 
 async def _checked(db: AsyncSession, state: State, principal: Principal, row: RouteRow) -> list[str]:
-    """Validate the table with `row` in it: refuse errors about this route, return its warnings."""
+    """Check `row` against the stored routes it can interact with: refuse errors about it, return its warnings.
+
+    The project's route saves take turns from here until the commit (`StoredRoutes.for_save`)."""
     project = await db.get(Project, principal.project_id)
     assert project is not None
     refuse_forbidden_forwards(project, row.spec)
-    problems = await check_table(
-        db, await load_table(db, project, replace=row), known_flows(state, project.id)
-    )
-    mine = [p for p in problems if p.route_id == row.id]
+    table = await stored_routes(db).for_save(db, project.id)
+    route = to_route(row)
+    mine = check_route(route, table, known_flows(state, project.id), await agent_names(db, project.id))
     errors = [p for p in mine if p.severity == "error"]
     if errors:
         raise InvalidInput(
@@ -126,7 +137,12 @@ async def _checked(db: AsyncSession, state: State, principal: Principal, row: Ro
             extra={"problems": [msgspec.to_builtins(p) for p in errors]},
         )
     settings = services(state).settings
-    return [p.message for p in mine] + await deployment_warnings(db, project, settings, to_route(row))
+    rejects = isinstance(route.target, RejectTarget) or isinstance(route.fallback, RejectTarget)
+    return (
+        [p.message for p in mine]
+        + shadow_warning(route.id, shadowed_by(route, table), rejects)
+        + await deployment_warnings(db, project, settings, route)
+    )
 
 
 class RouteController(Controller):
@@ -147,7 +163,9 @@ class RouteController(Controller):
             stmt = stmt.where(RouteRow.enabled == enabled)
         return await page(db, stmt, RouteRow, limit, after, render)
 
-    @post(operation_id="createRoute", summary="Create a route (validated with the whole table)")
+    @post(
+        operation_id="createRoute", summary="Create a route (checked against the routes it can interact with)"
+    )
     async def create_route(
         self,
         db: Db,
