@@ -365,6 +365,9 @@ class Reconciler:
 
     async def _sync(self, project_id: str, *, dry_run: bool, full: bool, gone: Sequence[Gone]) -> SyncReport:
         started = self._clock()
+        project = await store.read_project(self._database, project_id)
+        if project is not None and not self._clients.configured(project):  # nothing to read the table for
+            return self._report(project_id, "not_configured", dry_run, started, [], [], [])
         stored = await store.read(self._database, project_id)
         if stored is None:
             return self._report(project_id, "failed", dry_run, started, [], ["project not found"], [])

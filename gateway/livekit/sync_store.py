@@ -69,6 +69,13 @@ class Stored:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
 
+async def read_project(database: Database, project_id: str) -> Project | None:
+    """The project alone (is LiveKit configured for it?), before reading everything a sync needs."""
+    async with database.session() as db:
+        db.info[QUIET] = True
+        return await db.get(Project, project_id)
+
+
 async def read(database: Database, project_id: str) -> Stored | None:
     async with database.session() as db:
         db.info[QUIET] = True

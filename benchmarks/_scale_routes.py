@@ -10,7 +10,7 @@ configured (issue 20 part B); `check_save_*` times the save path itself (load, c
 write, audit, commit) in-process on the same database, with 10 routes (a second project) and 10,000.
 Last line: one JSON object.
 
-    .venv/bin/python benchmarks/scale_routes.py [--numbers 100000] [--routes 10000] [--saves 200] [--api-saves 30]
+    .venv/bin/python benchmarks/_scale_routes.py [--numbers 100000] [--routes 10000] [--saves 200] [--api-saves 30]
 """
 
 from __future__ import annotations

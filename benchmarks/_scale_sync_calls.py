@@ -3,7 +3,7 @@ routes (the LiveKit stand-in counts them), dispatch rules for 10,000 routes, `GE
 `GET /v1/calls/{id}` p99 with 1,000,000 calls and their events (seeded with bulk Core inserts), peak memory of each
 phase (each phase runs in a process of its own). Last line: one JSON object.
 
-    .venv/bin/python benchmarks/scale_sync_calls.py [--calls 1000000] [--routes 10000] [--engines sqlite,postgresql]
+    .venv/bin/python benchmarks/_scale_sync_calls.py [--calls 1000000] [--routes 10000] [--engines sqlite,postgresql]
 """
 
 from __future__ import annotations
