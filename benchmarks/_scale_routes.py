@@ -278,6 +278,7 @@ def main() -> None:
     figures["seconds"] = round(time.perf_counter() - started, 1)
     figures["targets_met"] = all(
         figures[f"{engine}_check_save_p99_ms"] < 50  # type: ignore[operator]
+        and figures[f"{engine}_api_save_p99_ms"] < 50  # type: ignore[operator]  # what an operator sees
         and figures[f"{engine}_check_save_ratio_10k_to_10"] < 3  # type: ignore[operator]
         and figures[f"{engine}_numbers_per_s"] >= 5000  # type: ignore[operator]
         for engine in ("sqlite", "postgresql")
