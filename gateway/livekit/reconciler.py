@@ -100,7 +100,9 @@ class _Run:
             trunks = self._wanted_trunks()
             trunk_ops = await self._changed_trunk_ops(trunks)
         await self._apply([op for op in trunk_ops if op.action != "delete"])
-        wanted_rules, keep = self._wanted_rules()
+        # Compiling a large table takes a while (about a second at 10,000 routes): in a worker thread, so the event
+        # loop keeps answering webhooks meanwhile (it runs pure code over rows already read).
+        wanted_rules, keep = await asyncio.to_thread(self._wanted_rules)
         if self.full:
             bridge_trunk_id = self.trunk_ids.get(BRIDGE_KEY)
             if bridge_trunk_id:
