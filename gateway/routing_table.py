@@ -25,18 +25,28 @@ def input_of(row: RouteRow) -> dict[str, Any]:
 
 def to_route(row: RouteRow) -> Route:
     """The engine's view of a stored route."""
-    return msgspec.convert({**input_of(row), "id": row.id}, Route)
+    return _route(row.id, row.name, row.priority, row.enabled, row.spec)
+
+
+def _route(route_id: str, name: str, priority: int, enabled: bool, spec: dict[str, Any]) -> Route:
+    return msgspec.convert(
+        {"name": name, "priority": priority, "enabled": enabled, **spec, "id": route_id}, Route
+    )
 
 
 async def load_table(
     db: AsyncSession, project: Project, *, replace: RouteRow | None = None, drop: str | None = None
 ) -> ProjectRouting:
     """The project's routing table as stored; `replace` stands in for (or adds) one route not yet saved."""
-    rows = list((await db.scalars(select(RouteRow).where(RouteRow.project_id == project.id))).all())
+    left_out = {replace.id if replace is not None else None, drop}
+    rows = await db.execute(  # columns, not ORM objects: a large table loads several times faster
+        select(RouteRow.id, RouteRow.name, RouteRow.priority, RouteRow.enabled, RouteRow.spec).where(
+            RouteRow.project_id == project.id
+        )
+    )
+    routes = [_route(*row) for row in rows if row.id not in left_out]
     if replace is not None:
-        rows = [r for r in rows if r.id != replace.id] + [replace]
-    if drop is not None:
-        rows = [r for r in rows if r.id != drop]
+        routes.append(to_route(replace))
     trunks = (await db.execute(select(Trunk.id, Trunk.config).where(Trunk.project_id == project.id))).all()
     default = project.settings.get("routing_default")
     return ProjectRouting(
@@ -44,7 +54,7 @@ async def load_table(
         default_region=project.default_region,
         trunk_regions={t.id: t.config["default_region"] for t in trunks if t.config.get("default_region")},
         default_target=msgspec.convert(default, Target) if default else None,
-        routes=[to_route(r) for r in rows],
+        routes=routes,
     )
 
 
