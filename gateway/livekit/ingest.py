@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -41,6 +42,10 @@ logger = logging.getLogger("gateway.livekit.webhooks")
 RECEIPT_SOURCE = "livekit"
 CACHE_SECONDS = 5.0
 """How long other replicas' credential and trunk changes may take to be seen (this replica's: at once)."""
+UNKNOWN_RULE_SECONDS = 1.0
+"""A call through a dispatch rule the cached routes do not know reads them again (a sync may just have made it), at
+most this often per rule: calls through rules not compiled from routes would otherwise read every rule of the
+project on every event."""
 
 
 class WebhookForbidden(Forbidden):
@@ -64,12 +69,14 @@ class Directory:
         self._trunks: dict[str, tuple[float, dict[str, str]]] = {}
         self._agents: dict[str, tuple[float, dict[str, str]]] = {}
         self._routes: dict[str, tuple[float, dict[str, dict[str, str]]]] = {}
+        self._unknown_rules: dict[tuple[str, str], float] = {}
 
     def invalidate(self) -> None:
         self._keys_at = -CACHE_SECONDS
         self._trunks.clear()
         self._agents.clear()
         self._routes.clear()
+        self._unknown_rules.clear()
 
     async def signer(self, api_key: str) -> tuple[str, list[str]] | None:
         """(secret, project ids) for an API key; several projects may share one LiveKit project."""
@@ -112,7 +119,12 @@ class Directory:
         when compiling (`sync_store.ROUTES_KEY`); read again when the rule is not known yet (a sync just made it)."""
         now = time.monotonic()
         cached = self._routes.get(project_id)
-        if cached is None or now - cached[0] >= CACHE_SECONDS or rule_id not in cached[1]:
+        unknown = cached is not None and rule_id not in cached[1]
+        if unknown and now - self._unknown_rules.get((project_id, rule_id), -math.inf) < UNKNOWN_RULE_SECONDS:
+            return {}  # looked for moments ago (a rule not compiled from routes): not read again yet
+        if unknown:
+            self._unknown_rules[(project_id, rule_id)] = now
+        if cached is None or now - cached[0] >= CACHE_SECONDS or unknown:
             query = select(DispatchRule.livekit_rule_id, DispatchRule.sync_state).where(
                 DispatchRule.project_id == project_id, DispatchRule.livekit_rule_id.is_not(None)
             )
