@@ -4,6 +4,7 @@ and compile it into the LiveKit dispatch rules (`compiled_dispatch`: one functio
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -34,9 +35,43 @@ def _route(route_id: str, name: str, priority: int, enabled: bool, spec: dict[st
     )
 
 
-async def load_table(
+RouteColumns = tuple[str, str, int, bool, dict[str, Any]]
+"""A stored route as read: id, name, priority, enabled, spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTable:
+    """A project's routing table as read by `read_table`; `build()` makes the engine's `ProjectRouting` from it
+    (pure: a caller with a large table can do that off the event loop)."""
+
+    project_id: str
+    default_region: str
+    trunk_regions: dict[str, str]
+    default_target: dict[str, Any] | None
+    routes: list[RouteColumns]
+    replaced: Route | None = None
+
+    @property
+    def empty(self) -> bool:
+        """No routes and no default target: nothing to route or compile."""
+        return not self.routes and self.replaced is None and self.default_target is None
+
+    def build(self) -> ProjectRouting:
+        routes = [_route(*columns) for columns in self.routes]
+        if self.replaced is not None:
+            routes.append(self.replaced)
+        return ProjectRouting(
+            project_id=self.project_id,
+            default_region=self.default_region,
+            trunk_regions=self.trunk_regions,
+            default_target=msgspec.convert(self.default_target, Target) if self.default_target else None,
+            routes=routes,
+        )
+
+
+async def read_table(
     db: AsyncSession, project: Project, *, replace: RouteRow | None = None, drop: str | None = None
-) -> ProjectRouting:
+) -> StoredTable:
     """The project's routing table as stored; `replace` stands in for (or adds) one route not yet saved."""
     left_out = {replace.id if replace is not None else None, drop}
     rows = await db.execute(  # columns, not ORM objects: a large table loads several times faster
@@ -44,18 +79,25 @@ async def load_table(
             RouteRow.project_id == project.id
         )
     )
-    routes = [_route(*row) for row in rows if row.id not in left_out]
-    if replace is not None:
-        routes.append(to_route(replace))
+    routes: list[RouteColumns] = [
+        (row.id, row.name, row.priority, row.enabled, row.spec) for row in rows if row.id not in left_out
+    ]
     trunks = (await db.execute(select(Trunk.id, Trunk.config).where(Trunk.project_id == project.id))).all()
-    default = project.settings.get("routing_default")
-    return ProjectRouting(
+    return StoredTable(
         project_id=project.id,
         default_region=project.default_region,
         trunk_regions={t.id: t.config["default_region"] for t in trunks if t.config.get("default_region")},
-        default_target=msgspec.convert(default, Target) if default else None,
+        default_target=project.settings.get("routing_default"),
         routes=routes,
+        replaced=to_route(replace) if replace is not None else None,
     )
+
+
+async def load_table(
+    db: AsyncSession, project: Project, *, replace: RouteRow | None = None, drop: str | None = None
+) -> ProjectRouting:
+    """The project's routing table as stored, for the routing engine (see `read_table`)."""
+    return (await read_table(db, project, replace=replace, drop=drop)).build()
 
 
 async def agent_names(db: AsyncSession, project_id: str) -> set[str]:

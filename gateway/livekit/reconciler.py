@@ -214,7 +214,10 @@ class _Run:
             return wanted, keep
         try:
             compiled = compiled_dispatch(
-                table, self.stored.trunks, self.stored.bound_numbers, lambda t: self.trunk_ids.get(t.id)
+                table.build(),
+                self.stored.trunks,
+                self.stored.bound_numbers,
+                lambda t: self.trunk_ids.get(t.id),
             )
             self.compiled = compiled.rules
             self.compiled_routes = compiled.routes

@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db.database import Database
 from gateway.db.models import DispatchRule, Project, Trunk
 from gateway.ids import new_id
-from gateway.routing_table import bound_numbers, load_table
+from gateway.routing_table import StoredTable, bound_numbers, read_table
 from routing import dispatch
-from routing.model import ProjectRouting
 
 from .desired import Kind
 
@@ -64,8 +63,9 @@ class Stored:
     bound_numbers: dict[str, list[str]]
     manual_rules: list[DispatchRule]
     compiled_rows: dict[str, DispatchRule]
-    table: ProjectRouting | None
-    """None when the project has no routes and no default target: then nothing is compiled."""
+    table: StoredTable | None
+    """None when the project has no routes and no default target: then nothing is compiled. Built into the
+    engine's table where the compile runs (off the event loop)."""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
 
@@ -87,15 +87,14 @@ async def read(database: Database, project_id: str) -> Stored | None:
         rules = list(
             (await db.scalars(select(DispatchRule).where(DispatchRule.project_id == project_id))).all()
         )
-        table = await load_table(db, project)
-        has_routing = bool(table.routes) or table.default_target is not None
+        table = await read_table(db, project)
         return Stored(
             project=project,
             trunks=trunks,
             bound_numbers=bound,
             manual_rules=[r for r in rules if r.source != "compiled"],
             compiled_rows={r.sync_state.get("key", r.name): r for r in rules if r.source == "compiled"},
-            table=table if has_routing else None,
+            table=None if table.empty else table,
         )
 
 
