@@ -145,7 +145,12 @@ def skip_past(data: Any, issue: Issue, source: SourceMap) -> Any:
     path = issue.path
     if issue.message.startswith("unknown key"):
         suggestion = re.match(r"did you mean '(.+)'\?", issue.hint or "")
-        parent = _get(data, path[:-1])
+        try:
+            parent = _get(data, path[:-1])
+        except (KeyError, IndexError, TypeError):  # the mistake is not where its path leads: stop here
+            return None
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            return None
         trimmed = {k: v for k, v in parent.items() if k != path[-1]}
         if suggestion and suggestion[1] not in parent:
             trimmed[suggestion[1]] = parent[path[-1]]

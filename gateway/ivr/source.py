@@ -157,7 +157,7 @@ class _Builder:
         if shape.tag_field is not None:
             tag = next(
                 (
-                    v.value
+                    v.value if isinstance(v, yaml.ScalarNode) else None  # `type: [say]` names no type
                     for k, v in node.value
                     if isinstance(k, yaml.ScalarNode) and k.value == shape.tag_field
                 ),

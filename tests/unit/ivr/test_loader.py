@@ -353,3 +353,20 @@ def test_a_bad_value_two_dicts_deep_is_placed_on_its_line() -> None:
     problem = only(problems_of(text))
     assert (problem.line, problem.col, problem.step) == (8, 15, "menu")
     assert problem.message == "expected text, got nothing"
+
+
+def test_a_step_type_given_as_a_list_is_a_placed_problem_not_a_crash() -> None:
+    problems = problems_of(GOOD.replace("type: say", "type: [say]"))
+    assert any(problem.severity == "error" and problem.line == 4 for problem in problems), [
+        str(problem) for problem in problems
+    ]
+
+
+def test_an_unknown_key_whose_place_cannot_be_found_ends_the_search_for_more_mistakes() -> None:
+    from gateway.ivr.explain import skip_past
+    from gateway.ivr.positions import SourceMap
+    from gateway.ivr.problems import Issue
+
+    data = {"start": "hello", "steps": {"hello": {"type": "say", "text": "Hi"}}}
+    issue = Issue(("steps", "office", "timezone"), "unknown key 'timezone'", "did you mean 'timeout'?")
+    assert skip_past(data, issue, SourceMap()) is None
