@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import audit
+from gateway.bulk.importing import run_import
 from gateway.bulk.reading import Format, Row
 from gateway.bulk.report import ImportResult, Refusals
 from gateway.calls.phone import to_e164
@@ -119,34 +119,7 @@ async def import_numbers(
     rows) and write nothing. Audited as one `number.import` record with the count."""
     trunks = set(await db.scalars(select(Trunk.id).where(Trunk.project_id == project.id)))
     importer = _Importer(db, project, trunks)
-    total = 0
-    try:
-        for number, fields in rows:
-            total = number
-            importer.check(number, fields)
-            if len(importer.pending) >= BATCH:
-                await importer.flush()
-                await asyncio.sleep(
-                    0
-                )  # checking rows is CPU work: let the gateway's other requests run between batches
-        await importer.flush()
-        importer.refusals.raise_if_any(total, "number")
-    except BaseException:
-        await db.rollback()
-        raise
-    project.updated_at = (
-        utcnow()
-    )  # watchers of committed changes (LiveKit sync, carrier caches) see the project
-    await audit.append(
-        db,
-        project_id=project.id,
-        actor=actor,
-        action="number.import",
-        object_type="number",
-        object_id=new_id("imp"),
-        after={"count": importer.imported, "format": kind},
-    )
-    await db.commit()
+    await run_import(db, project, actor, rows, importer, noun="number", kind=kind, batch=BATCH)
     return ImportResult(imported=importer.imported)
 
 

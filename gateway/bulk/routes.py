@@ -6,7 +6,6 @@ before it in the file. In CSV the nested fields (`target`, `match`, `fallback`, 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -18,6 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import audit
+from gateway.bulk.importing import run_import
 from gateway.bulk.reading import Format, Row
 from gateway.bulk.report import ImportResult, Refusals
 from gateway.db.database import Database
@@ -86,8 +86,9 @@ class _Importer:
         table: RouteNeighbours,
         flows: Collection[str],
         agents: set[str],
+        kind: Format,
     ) -> None:
-        self.db, self.project, self.table = db, project, table
+        self.db, self.project, self.table, self.kind = db, project, table, kind
         self.flows, self.agents = frozenset(flows), agents
         self.refusals = Refusals()
         self.warnings: list[str] = []
@@ -97,12 +98,12 @@ class _Importer:
         self.imported = 0
         self.now = utcnow()
 
-    def check(self, number: int, fields: dict[str, Any] | str, kind: Format) -> None:
+    def check(self, number: int, fields: dict[str, Any] | str) -> None:
         if isinstance(fields, str):
             self.refusals.add(number, fields)
             return
         try:
-            data = msgspec.convert(_from_csv(fields) if kind == "csv" else fields, RouteImportRow)
+            data = msgspec.convert(_from_csv(fields) if self.kind == "csv" else fields, RouteImportRow)
         except (msgspec.ValidationError, ValueError) as exc:
             self.refusals.add(number, str(exc))
             return
@@ -180,35 +181,8 @@ async def import_routes(
     table = RouteNeighbours()
     for route in stored:
         table.add(route)
-    importer = _Importer(db, project, table, flows, await agent_names(db, project.id))
-    total = 0
-    try:
-        for number, fields in rows:
-            total = number
-            importer.check(number, fields, kind)
-            if len(importer.pending) >= BATCH:
-                await importer.flush()
-                await asyncio.sleep(
-                    0
-                )  # checking rows is CPU work: let the gateway's other requests run between batches
-        await importer.flush()
-        importer.refusals.raise_if_any(total, "route")
-    except BaseException:
-        await db.rollback()
-        raise
-    project.updated_at = (
-        utcnow()
-    )  # watchers of committed changes (LiveKit sync, carrier caches) see the project
-    await audit.append(
-        db,
-        project_id=project.id,
-        actor=actor,
-        action="route.import",
-        object_type="route",
-        object_id=new_id("imp"),
-        after={"count": importer.imported, "format": kind},
-    )
-    await db.commit()
+    importer = _Importer(db, project, table, flows, await agent_names(db, project.id), kind)
+    await run_import(db, project, actor, rows, importer, noun="route", kind=kind, batch=BATCH)
     return ImportResult(
         imported=importer.imported, warnings=importer.warnings, warning_count=importer.warning_count
     )
